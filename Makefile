@@ -1,0 +1,54 @@
+# Analytics Stack. `make demo` and `make test` set everything up themselves on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+PY := .venv/bin/python
+UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+ARGS ?=
+
+.PHONY: help setup browser demo test up generate bench lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup:  ## virtual environment with the pinned dependencies of uv.lock (+ checks for Python 3.11 and Java 17)
+	@command -v python3 >/dev/null || { echo "error: python3 not found; install Python 3.11 and retry" >&2; exit 1; }
+	@python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || command -v python3.11 >/dev/null || \
+	  { echo "error: Python 3.11 is required (python3 is $$(python3 --version 2>&1)); install python3.11 and retry" >&2; exit 1; }
+	@command -v java >/dev/null || { echo "error: Java 17+ is required by Spark and was not found; install it (Debian: apt-get install openjdk-17-jre-headless) and retry" >&2; exit 1; }
+	@java -version 2>&1 | awk -F'"' '/version/ { split($$2, v, "."); exit !(v[1] >= 17) }' || \
+	  { echo "error: Java 17+ is required by Spark; found: $$(java -version 2>&1 | head -1)" >&2; exit 1; }
+	@command -v uv >/dev/null || python3 -m uv --version >/dev/null 2>&1 || { \
+	  echo "installing uv $(UV_VERSION) with pip"; python3 -m pip install --quiet "uv==$(UV_VERSION)" || \
+	  { echo "error: could not install uv with pip; install it (pip install uv==$(UV_VERSION)) and retry" >&2; exit 1; }; }
+	@$(UV) sync --frozen --python 3.11 --quiet
+	@echo "environment ready: .venv (uv.lock)"
+
+browser:  ## Debian's Chromium for the browser tests (installed when missing)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian's chromium"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "error: the browser tests need Chromium; run: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+demo: setup  ## the main job on the embedded defaults
+	$(PY) -m collector.demo $(ARGS)
+
+test: setup browser  ## every test (CI runs exactly this)
+	$(PY) -m pytest $(ARGS)
+
+up: setup  ## serve the collector on ANALYTICS_COLLECTOR_HOST:ANALYTICS_COLLECTOR_PORT
+	$(PY) -m collector $(ARGS)
+
+generate: setup  ## generate traffic (ARGS="--users 2000 --days 7 --sink landing")
+	$(PY) -m collector.generator $(ARGS)
+
+bench: setup  ## benchmarks: print figures next to a same-run baseline
+	$(PY) bench/collector.py $(ARGS)
+
+lint: setup  ## ruff
+	.venv/bin/ruff check .
+
+clean:  ## remove the data folder (not the virtual environment)
+	rm -rf .data

@@ -1,0 +1,92 @@
+"""The one settings module of Analytics Stack.
+
+Every part of the stack reads its configuration from ``ANALYTICS_*`` environment variables through
+:func:`load_settings`, called when a run starts (never at import time). ``.env.example`` lists them all.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Annotated
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class WriteKey:
+    """A source and the secret key its clients authenticate with."""
+
+    source_id: str
+    key: SecretStr
+
+
+class Settings(BaseSettings):
+    """Run-time settings; each field is the variable ``ANALYTICS_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ANALYTICS_", extra="ignore", hide_input_in_errors=True)
+
+    data_dir: Path = Field(default=REPO_ROOT / ".data", description="Everything the stack keeps.")
+    lake_uri: str | None = Field(default=None, description="Root of the lake; `<data_dir>/lake` if unset.")
+
+    collector_host: str = "127.0.0.1"
+    collector_port: int = 8088
+    write_keys: Annotated[tuple[WriteKey, ...], NoDecode] = Field(
+        default=(), description="Comma-separated `source=key` pairs."
+    )
+
+    max_event_bytes: int = 32 * 1024
+    max_request_bytes: int = 500 * 1024
+    request_timeout_seconds: float = 10.0
+    rate_limit_events_per_second: float = 500_000.0
+    rate_limit_burst_seconds: float = 1.0
+    landing_max_file_bytes: int = 128 * 1024 * 1024
+    landing_max_file_age_seconds: float = 300.0
+
+    @field_validator("write_keys", mode="before")
+    @classmethod
+    def _parse_write_keys(cls, raw: object) -> object:
+        if not isinstance(raw, str):
+            return raw
+        pairs = []
+        for item in filter(None, (part.strip() for part in raw.split(","))):
+            source_id, sep, key = item.partition("=")
+            if not sep or not source_id.strip() or not key.strip():
+                raise ValueError(
+                    f"ANALYTICS_WRITE_KEYS item {item.split('=')[0]!r}=… is not a `source=key` pair; "
+                    "write it as e.g. ANALYTICS_WRITE_KEYS=web=wk_web,backend=wk_backend"
+                )
+            pairs.append(WriteKey(source_id.strip(), SecretStr(key.strip())))
+        return tuple(pairs)
+
+    @property
+    def lake_root(self) -> str:
+        """The lake root as a path or URI (a local folder by default)."""
+        return self.lake_uri or str(self.data_dir / "lake")
+
+    @property
+    def lake_path(self) -> Path:
+        """The lake root as a local folder; the collector writes only to local disk."""
+        if "://" in self.lake_root and not self.lake_root.startswith("file://"):
+            raise ValueError(
+                f"ANALYTICS_LAKE_URI={self.lake_root!r} is not a local folder; the collector lands events "
+                "on local disk (sync the landing zone to object storage with your tool of choice)"
+            )
+        return Path(self.lake_root.removeprefix("file://"))
+
+    def source_for_key(self, presented: str) -> str | None:
+        """The source id whose write key equals ``presented``, compared in constant time."""
+        found = None
+        for write_key in self.write_keys:
+            if hmac.compare_digest(write_key.key.get_secret_value().encode(), presented.encode()):
+                found = write_key.source_id
+        return found
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment now (overrides win, for tests and command lines)."""
+    return Settings(**overrides)
