@@ -164,7 +164,7 @@ class CollectorApp:
         except RequestError as error:
             self.metrics.rejected[error.reason] += 1
             extra = ((b"retry-after", str(error.retry_after).encode()),) if error.retry_after else ()
-            return Response.json(error.status, {"success": False, "reason": error.reason,
+            return Response.json(error.status, {"success": False, "code": error.reason,
                                                 "message": error.message}, *extra)
 
     async def _ingest_or_raise(self, scope, receive, path: str) -> Response:
@@ -241,10 +241,10 @@ class CollectorApp:
         if implied_type is not None and rejections:
             status = 413 if rejections[0].reason == "event_too_large" else 400
             return Response.json(status, {"success": False, "accepted": 0, "rejected": 1,
-                                          "reason": rejections[0].reason, "message": rejections[0].message})
+                                          "code": rejections[0].reason, "message": rejections[0].message})
         return Response.json(200 if lines or not events else 400, {
             "success": bool(lines) or not events, "accepted": len(lines), "rejected": len(rejections),
-            "errors": [{"index": r.index, "reason": r.reason, "message": r.message}
+            "errors": [{"index": r.index, "code": r.reason, "message": r.message}
                        for r in rejections[:MAX_ERRORS_REPORTED]]})
 
     async def _quarantine(self, source_id: str, received_ms: int,

@@ -23,7 +23,7 @@ _RESULT = {
         "accepted": {"type": "integer"},
         "rejected": {"type": "integer"},
         "errors": {"type": "array", "items": {"type": "object"}},
-        "reason": {"type": "string"},
+        "code": {"type": "string", "description": "Why the request or event was refused."},
         "message": {"type": "string"},
     },
 }

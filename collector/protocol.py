@@ -94,7 +94,7 @@ def check_event(event: object, implied_type: str | None = None) -> tuple[str, st
     if not isinstance(event, dict):
         return "not_an_object", "an event must be a JSON object"
     event_type = implied_type or event.get("type")
-    if event_type not in EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         return "unknown_type", f"type {event_type!r} is not one of {', '.join(sorted(EVENT_TYPES))}"
     if not (_present(event.get("userId")) or _present(event.get("anonymousId"))):
         return "missing_identity", "an event needs a userId or an anonymousId"
