@@ -35,6 +35,7 @@ CORS_HEADERS = [
     (b"access-control-allow-methods", b"POST, OPTIONS"),
     (b"access-control-allow-headers", b"Authorization, Content-Type, Content-Encoding"),
     (b"access-control-max-age", b"86400"),
+    (b"access-control-expose-headers", b"Retry-After"),  # so t.js can honour it on 429 and 503
 ]
 
 
@@ -64,8 +65,8 @@ class CollectorApp:
         lake = settings.lake_path
         self.landing_root = lake / "landing"
         self.quarantine_root = lake / "quarantine" / "collector"
-        zone = dict(max_file_bytes=settings.landing_max_file_bytes,
-                    max_file_age_seconds=settings.landing_max_file_age_seconds)
+        zone = {"max_file_bytes": settings.landing_max_file_bytes,
+                "max_file_age_seconds": settings.landing_max_file_age_seconds}
         self.landing = GroupCommitter(LandingZone(self.landing_root, **zone), self.metrics.observe_fsync)
         self.quarantine = GroupCommitter(LandingZone(self.quarantine_root, **zone), self.metrics.observe_fsync)
         self._sealer: asyncio.Task[None] | None = None

@@ -41,6 +41,32 @@ def sealed_files(zone_root: Path, received_date: str | None = None) -> list[Path
     return sorted(zone_root.glob(pattern))
 
 
+@dataclass(frozen=True)
+class ZoneSummary:
+    """What a zone holds in sealed files: per arrival day, the number of files and bytes."""
+
+    files_by_day: dict[str, int]
+    bytes_by_day: dict[str, int]
+
+    @property
+    def files(self) -> int:
+        return sum(self.files_by_day.values())
+
+    @property
+    def bytes(self) -> int:
+        return sum(self.bytes_by_day.values())
+
+
+def summarize(zone_root: Path) -> ZoneSummary:
+    files: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for path in sealed_files(zone_root):
+        day = path.parent.parent.name.removeprefix("received_date=")
+        files[day] = files.get(day, 0) + 1
+        sizes[day] = sizes.get(day, 0) + path.stat().st_size
+    return ZoneSummary(files, sizes)
+
+
 @dataclass
 class _OpenFile:
     path: Path

@@ -9,7 +9,7 @@ import rudderstack.analytics.client as rudder
 import segment.analytics.client as segment
 
 KEY = "wk_backend"
-WHEN = dt.datetime(2026, 11, 28, 9, 30, tzinfo=dt.timezone.utc)
+WHEN = dt.datetime(2026, 11, 28, 9, 30, tzinfo=dt.UTC)
 
 
 def send_every_call(client, prefix: str) -> None:
