@@ -28,6 +28,7 @@ from typing import Protocol
 import httpx
 import numpy as np
 import orjson
+from segment import analytics
 
 from collector.generator.model import Chunk, iso_ms
 from collector.landing import LandingZone, partition_key
@@ -195,8 +196,6 @@ class SdkSink:
     """Sends valid events through Segment's Python SDK and malformed ones as raw batches."""
 
     def __init__(self, base_url: str, write_key: str):
-        from segment import analytics  # a dev dependency: only this mode needs it
-
         self.errors = 0
         self.client = analytics.Client(write_key, host=base_url.rstrip("/"), sync_mode=False, upload_size=100,
                                        max_queue_size=100_000, on_error=self._on_error, gzip=True)
