@@ -7,11 +7,12 @@ Every part of the stack reads its configuration from ``ANALYTICS_*`` environment
 from __future__ import annotations
 
 import hmac
+from datetime import date
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,22 @@ class WriteKey:
 
     source_id: str
     key: SecretStr
+
+
+class PiiPolicy(BaseModel):
+    """What bronze keeps of a source's personal data.
+
+    ``ip``: ``truncate`` (default: IPv4 /24, IPv6 /48), ``drop``, or ``keep``. ``hash_identifiers``: replace
+    userId, previousId and traits.email by a keyed hash (HMAC-SHA256 with ``ANALYTICS_PII_SALT``), which
+    keeps them joinable.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    ip: Literal["truncate", "drop", "keep"] = "truncate"
+    hash_identifiers: bool = False
+
+
+DEFAULT_PII_POLICY = PiiPolicy()
 
 
 class Settings(BaseSettings):
@@ -46,6 +63,32 @@ class Settings(BaseSettings):
     rate_limit_burst_seconds: float = 1.0
     landing_max_file_bytes: int = 128 * 1024 * 1024
     landing_max_file_age_seconds: float = 300.0
+
+    pipeline_start_date: date = Field(default=date(2024, 1, 1), description="First daily partition (UTC).")
+    spark_master: str = Field(default="local[*]", description="`local[*]`, or a cluster URL (spark://…, yarn, k8s://…).")
+    spark_driver_memory: str = "2g"
+    spark_executor_memory: str = "2g"
+    spark_shuffle_partitions: int = 8
+    bronze_files_per_partition: int = 2
+    dedup_window_days: int = Field(default=7, description="Days of earlier arrivals a messageId is deduplicated against.")
+    max_lateness_days: int = Field(default=30, description="Older events (by corrected time) are quarantined.")
+    offline_queue_flag_seconds: int = Field(default=3600, description="sentAt − originalTimestamp above this: offline-queued.")
+    bot_user_agent_patterns: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Extra bot patterns (regular expressions), separated by `;`."
+    )
+    pii_policy: dict[str, PiiPolicy] = Field(
+        default_factory=dict, description='Per source, JSON: {"crm": {"ip": "drop", "hash_identifiers": true}}.'
+    )
+    pii_salt: SecretStr = Field(default=SecretStr("analytics-stack-default-salt"),
+                                description="Key of the salted hashes; set a secret of your own in production.")
+
+    @field_validator("bot_user_agent_patterns", mode="before")
+    @classmethod
+    def _parse_patterns(cls, raw: object) -> object:
+        return tuple(p.strip() for p in raw.split(";") if p.strip()) if isinstance(raw, str) else raw
+
+    def pii_policy_for(self, source_id: str) -> PiiPolicy:
+        return self.pii_policy.get(source_id, self.pii_policy.get("*", DEFAULT_PII_POLICY))
 
     @field_validator("write_keys", mode="before")
     @classmethod

@@ -1,0 +1,1 @@
+"""PySpark jobs for the lake: compaction, enrichment and rollups (no Dagster imports)."""

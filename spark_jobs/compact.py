@@ -1,0 +1,336 @@
+"""Compact one arrival day of the landing zone into bronze Parquet.
+
+    python -m spark_jobs.compact --received-date YYYY-MM-DD [--report report.json]
+
+Reads the sealed landing files of ``received_date=R`` with an explicit schema, keeps one row per
+``messageId`` (the earliest ``receivedAt``, also against the bronze rows of the previous
+``ANALYTICS_DEDUP_WINDOW_DAYS`` arrival days), corrects event time for clock skew, enriches (event
+names, URL and UTM, referrer class, user agent, bots, country) on distinct values, applies the source's PII
+policy, and replaces ``bronze/events/event_date=*/received_date=R/`` folder by folder (written to
+``_staging/`` first, then renamed). Lines it cannot accept go to ``quarantine/lake/received_date=R/``.
+Re-running a day gives the same rows in the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from analytics_settings import Settings, load_settings
+from spark_jobs import enrich
+from spark_jobs.lake_fs import LakeFileSystem
+from spark_jobs.schema import LANDING_SCHEMA, PROPERTIES_SCHEMA
+from spark_jobs.session import spark_session
+
+MAX_CLOCK_AHEAD = "INTERVAL 23 HOURS"  # DESIGN: no event time more than 23 h after receivedAt
+QUARANTINE_REASONS = {
+    "unparseable_line": "the line is not a stored event (invalid JSON or no messageId)",
+    "unparseable_timestamp": "receivedAt, timestamp, originalTimestamp or sentAt is not an ISO 8601 time",
+    "too_late": "the event is older than ANALYTICS_MAX_LATENESS_DAYS before its arrival",
+}
+
+
+@dataclass
+class CompactionReport:
+    received_date: str
+    landing_files: int = 0
+    rows_in: int = 0
+    rows_out: int = 0
+    duplicates_within_day: int = 0
+    duplicates_across_days: int = 0
+    late_events: int = 0
+    clamped_events: int = 0
+    offline_queued_events: int = 0
+    bot_events: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+    bytes_written: int = 0
+    event_dates: list[str] = field(default_factory=list)
+    bronze_paths: list[str] = field(default_factory=list)
+    quarantine_path: str | None = None
+    spark_startup_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+def _time(column: Column) -> Column:
+    return column.try_cast("timestamp")
+
+
+def _millis_between(later: Column, earlier: Column) -> Column:
+    return F.unix_millis(later) - F.unix_millis(earlier)
+
+
+def parse_and_classify(lines: DataFrame, received_date: str, settings: Settings) -> DataFrame:
+    """Typed rows with a ``status``: ``ok``, ``duplicate`` or a quarantine reason."""
+    e = F.col("e")
+    received_at = _time(e.receivedAt)
+    device_time = _time(F.coalesce(e.originalTimestamp, e.timestamp))
+    sent_at = _time(e.sentAt)
+    parsed = lines.select("line", "source_file", F.from_json("line", LANDING_SCHEMA).alias("e")).select(
+        "*", received_at.alias("received_at"), device_time.alias("device_time"), sent_at.alias("sent_at"))
+
+    # Segment's rule, timestamp = receivedAt − (sentAt − originalTimestamp), bounded to receivedAt + 23 h
+    queued_ms = _millis_between(F.col("sent_at"), F.col("device_time"))
+    corrected = F.when(F.col("sent_at").isNotNull() & F.col("device_time").isNotNull(),
+                       F.timestamp_millis(F.unix_millis(F.col("received_at")) - queued_ms)
+                       ).otherwise(F.coalesce(F.col("device_time"), F.col("received_at")))
+    is_clamped = corrected > F.col("received_at") + F.expr(MAX_CLOCK_AHEAD)
+    unparseable_time = (
+        F.col("received_at").isNull()
+        | (e.timestamp.isNotNull() & _time(e.timestamp).isNull())
+        | (e.originalTimestamp.isNotNull() & _time(e.originalTimestamp).isNull())
+        | (e.sentAt.isNotNull() & F.col("sent_at").isNull())
+    )
+    earliest_first = Window.partitionBy(e.messageId).orderBy(F.col("received_at").asc_nulls_last(), "line")
+    is_stored_event = e.isNotNull() & e.messageId.isNotNull()
+    typed = parsed.select(
+        "*",
+        F.when(is_clamped, F.col("received_at")).otherwise(corrected).alias("event_time"),
+        F.coalesce(is_clamped, F.lit(False)).alias("is_clamped"),
+        F.coalesce(queued_ms > settings.offline_queue_flag_seconds * 1000, F.lit(False)).alias("is_offline_queued"),
+        _millis_between(F.col("sent_at"), F.col("received_at")).alias("clock_skew_ms"),
+        F.when(is_stored_event, F.row_number().over(earliest_first)).alias("copy"),
+    )
+    too_late = F.col("event_time") < F.col("received_at") - F.expr(f"INTERVAL {settings.max_lateness_days} DAYS")
+    status = (F.when(~is_stored_event, "unparseable_line")
+              .when(F.col("copy") > 1, "duplicate")
+              .when(unparseable_time, "unparseable_timestamp")
+              .when(too_late, "too_late")
+              .otherwise("ok"))
+    return typed.withColumn("status", status).withColumn("event_date", F.to_date("event_time")) \
+        .withColumn("is_late", F.col("event_date") < F.lit(received_date).cast("date"))
+
+
+def _lookup(spark: SparkSession, rows: list[tuple], schema: str) -> DataFrame:
+    """A small enrichment table (explicit DDL schema), broadcast to every task."""
+    return F.broadcast(spark.createDataFrame(rows, schema))
+
+
+def enrich_rows(spark: SparkSession, rows: DataFrame, settings: Settings) -> DataFrame:
+    """Bronze columns; user agents, IPs, referrers and event names are enriched once per distinct value."""
+    e = F.col("e")
+    page_url = e.context.page.url
+    query_parameter = lambda name: F.try_parse_url(page_url, F.lit("QUERY"), F.lit(name))  # noqa: E731
+    base = rows.select(
+        "*",
+        F.lower(F.regexp_replace(F.try_parse_url(page_url, F.lit("HOST")), r"^www\.", "")).alias("page_host"),
+        F.lower(F.regexp_replace(F.try_parse_url(e.context.page.referrer, F.lit("HOST")), r"^www\.", "")
+                ).alias("referrer_host"),
+        F.coalesce(e.context.campaign.source, query_parameter("utm_source")).alias("utm_source"),
+        F.coalesce(e.context.campaign.medium, query_parameter("utm_medium")).alias("utm_medium"),
+        F.coalesce(e.context.campaign["name"], query_parameter("utm_campaign")).alias("utm_campaign"),
+        F.coalesce(e.context.campaign.term, query_parameter("utm_term")).alias("utm_term"),
+        F.coalesce(e.context.campaign.content, query_parameter("utm_content")).alias("utm_content"),
+        F.coalesce(*(F.when(query_parameter(p).isNotNull(), F.lit(p)) for p in enrich.CLICK_ID_PARAMS)
+                   ).alias("click_id"),
+    )
+
+    def distinct(*columns: str | Column) -> list[tuple]:
+        return [tuple(row) for row in base.select(*columns).distinct().collect()]
+
+    patterns = tuple(settings.bot_user_agent_patterns)
+    user_agents = _lookup(spark, [(ua, *_user_agent_row(enrich.parse_user_agent(ua, patterns)))
+                                  for (ua,) in distinct(e.context.userAgent.alias("ua")) if ua is not None],
+                          "user_agent string, browser string, browser_version string, os string, os_version string, "
+                          "device_type string, ua_is_bot boolean")
+    ips = _lookup(spark, [(ip, enrich.country_for_ip(ip), enrich.truncate_ip(ip))
+                          for (ip,) in distinct(e.context.ip) if ip is not None], "raw_ip string, country string, truncated_ip string")
+    has_referrer = F.coalesce(F.trim(e.context.page.referrer) != "", F.lit(False)).alias("has_referrer")
+    referrers = _lookup(spark, [(*key, enrich.classify_referrer_host(*key)) for key in distinct(
+        "referrer_host", has_referrer, "page_host", "utm_medium", "click_id")],
+        "r_host string, r_present boolean, p_host string, r_medium string, r_click string, referrer_class string")
+    names = _lookup(spark, [(name, enrich.normalize_event_name(name)) for (name,) in distinct(e.event)
+                            if name is not None], "event_original string, event_name string")
+
+    joined = (base
+              .join(user_agents, e.context.userAgent == user_agents.user_agent, "left")
+              .join(ips, e.context.ip == ips.raw_ip, "left")
+              .join(names, e.event == names.event_original, "left")
+              .join(referrers, F.col("referrer_host").eqNullSafe(F.col("r_host"))
+                    & (F.coalesce(F.trim(e.context.page.referrer) != "", F.lit(False)) == F.col("r_present"))
+                    & F.col("page_host").eqNullSafe(F.col("p_host"))
+                    & F.col("utm_medium").eqNullSafe(F.col("r_medium"))
+                    & F.col("click_id").eqNullSafe(F.col("r_click")), "left"))
+    return _apply_pii(joined, settings).select(
+        e.messageId.alias("message_id"), e["type"].alias("type"), "event_name", e.event.alias("event_original"),
+        e["name"].alias("page_name"), "user_id", e.anonymousId.alias("anonymous_id"), e.groupId.alias("group_id"),
+        "previous_id", e.sourceId.alias("source_id"),
+        "event_time", "event_date", "received_at", "device_time", "sent_at", "clock_skew_ms", "is_clamped",
+        "is_offline_queued", "is_late", e.context.sessionId.alias("session_id"),
+        e.properties.alias("properties"), "traits",
+        F.from_json(e.properties, PROPERTIES_SCHEMA).revenue.try_cast("double").alias("revenue"),
+        F.from_json(e.properties, PROPERTIES_SCHEMA).currency.alias("currency"),
+        page_url.alias("page_url"), "page_host", e.context.page.path.alias("page_path"),
+        e.context.page.search.alias("page_search"), e.context.page.title.alias("page_title"),
+        e.context.page.referrer.alias("page_referrer"), "referrer_host",
+        F.coalesce("referrer_class", F.lit("direct")).alias("referrer_class"),
+        "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+        e.context.userAgent.alias("user_agent"), "browser", "browser_version", "os", "os_version",
+        F.coalesce("device_type", F.lit("other")).alias("device_type"),
+        (F.coalesce("ua_is_bot", F.lit(False)) | F.coalesce(e.context.bot, F.lit(False))).alias("is_bot"),
+        "ip", "country", e.context.locale.alias("locale"), e.context.timezone.alias("timezone"),
+        e.context.library["name"].alias("library_name"), e.context.library.version.alias("library_version"),
+    )
+
+
+def _user_agent_row(parsed: enrich.UserAgent) -> tuple:
+    return (parsed.browser, parsed.browser_version, parsed.os, parsed.os_version, parsed.device_type,
+            parsed.is_bot)
+
+
+def _salted(column: Column, salt: str) -> Column:
+    """The same keyed hash as ``enrich.salted_hash`` (hex HMAC-SHA256 keyed with the salt), natively."""
+    return F.lower(F.hex(F.hmac(F.lit(salt).cast("binary"), column.cast("binary"))))
+
+
+def _apply_pii(rows: DataFrame, settings: Settings) -> DataFrame:
+    """The source's PII policy, before anything reaches bronze (default: truncated IP, identifiers kept)."""
+    e = F.col("e")
+    source = e.sourceId
+    sources = {s for (s,) in rows.select(source).distinct().collect() if s is not None}
+    policies = {s: settings.pii_policy_for(s) for s in sources}
+    default = settings.pii_policy_for("")
+    keep_ip = [s for s, p in policies.items() if p.ip == "keep"]
+    drop_ip = [s for s, p in policies.items() if p.ip == "drop"]
+    hashed = [s for s, p in policies.items() if p.hash_identifiers]
+    salt = settings.pii_salt.get_secret_value()
+    ip = (F.when(source.isin(keep_ip), e.context.ip).when(source.isin(drop_ip), F.lit(None))
+          .otherwise(F.col("truncated_ip") if default.ip != "drop" else F.lit(None)))
+    is_hashed = source.isin(hashed) if hashed else F.lit(False)
+    traits = F.coalesce(e.traits, e.context.traits)
+    email = F.get_json_object(traits, "$.email")
+    hashed_traits = F.when(email.isNull(), traits).otherwise(F.regexp_replace(
+        traits, r'"email"\s*:\s*"(?:[^"\\]|\\.)*"', F.concat(F.lit('"email":"'), _salted(email, salt), F.lit('"'))))
+    return rows.select(
+        "*", ip.alias("ip"),
+        F.when(is_hashed, _salted(e.userId, salt)).otherwise(e.userId).alias("user_id"),
+        F.when(is_hashed, _salted(e.previousId, salt)).otherwise(e.previousId).alias("previous_id"),
+        F.when(is_hashed, hashed_traits).otherwise(traits).alias("traits"),
+    )
+
+
+def compact(received_date: str, settings: Settings | None = None) -> CompactionReport:
+    settings = settings or load_settings()
+    started = time.perf_counter()
+    spark, startup = spark_session(settings, f"compact {received_date}")
+    try:
+        report = compact_arrival_day(spark, received_date, settings)
+    finally:
+        spark.stop()
+    report.spark_startup_seconds = round(startup, 2)
+    report.seconds = round(time.perf_counter() - started, 2)
+    return report
+
+
+def compact_arrival_day(spark: SparkSession, received_date: str, settings: Settings) -> CompactionReport:
+    """The compaction of arrival day ``received_date`` on an existing session (the tests share one)."""
+    date.fromisoformat(received_date)  # a clear error for a malformed date before Spark does anything
+    lake = LakeFileSystem(spark, settings.lake_root)
+    lake.delete_staging(f"bronze-{received_date}-")  # what a crashed run of this day left behind
+    lake.delete_staging(f"quarantine-{received_date}-")
+    report = CompactionReport(received_date)
+    files = lake.glob(lake.uri("landing", f"received_date={received_date}", "hour=*", "*.ndjson"))
+    report.landing_files = len(files)
+    bronze_root = lake.uri("bronze", "events")
+    for event_date_dir in lake.list_dirs(bronze_root):
+        lake.repair_replacements(f"{bronze_root}/{event_date_dir}")
+    if not files:
+        _replace_arrival_day(lake, bronze_root, received_date, {})
+        return report
+
+    lines = spark.read.text(files).select(F.col("value").alias("line"), F.input_file_name().alias("source_file"))
+    classified = parse_and_classify(lines, received_date, settings).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        counts = {row["status"]: row["count"] for row in classified.groupBy("status").count().collect()}
+        report.rows_in = sum(counts.values())
+        report.duplicates_within_day = counts.pop("duplicate", 0)
+        report.quarantined = {reason: counts[reason] for reason in QUARANTINE_REASONS if counts.get(reason)}
+        report.quarantine_path = _write_quarantine(lake, classified, received_date)
+
+        accepted = classified.where(F.col("status") == "ok")
+        earlier = _earlier_message_ids(spark, lake, bronze_root, received_date, settings.dedup_window_days)
+        if earlier is not None:
+            report.duplicates_across_days = accepted.join(earlier, accepted.e.messageId == earlier.message_id,
+                                                          "left_semi").count()
+            accepted = accepted.join(earlier, accepted.e.messageId == earlier.message_id, "left_anti")
+        bronze = enrich_rows(spark, accepted, settings)
+        staging = lake.staging(f"bronze-{received_date}-")
+        bucket = F.pmod(F.xxhash64("message_id"), F.lit(settings.bronze_files_per_partition))
+        (bronze.repartition("event_date", bucket)
+         .sortWithinPartitions("event_date", "event_time", "message_id")
+         .write.partitionBy("event_date").parquet(staging))
+        written = {name.removeprefix("event_date="): f"{staging}/{name}" for name in lake.list_dirs(staging)
+                   if name.startswith("event_date=")}
+        _replace_arrival_day(lake, bronze_root, received_date, written)
+        lake.delete(staging)
+    finally:
+        classified.unpersist()
+
+    report.event_dates = sorted(written)
+    report.bronze_paths = [f"{bronze_root}/event_date={d}/received_date={received_date}" for d in report.event_dates]
+    report.bytes_written = sum(lake.folder_bytes(path) for path in report.bronze_paths)
+    stats = spark.read.parquet(*report.bronze_paths).agg(
+        F.count("*"), F.sum(F.col("is_late").cast("int")), F.sum(F.col("is_clamped").cast("int")),
+        F.sum(F.col("is_offline_queued").cast("int")), F.sum(F.col("is_bot").cast("int"))).first()
+    (report.rows_out, report.late_events, report.clamped_events, report.offline_queued_events,
+     report.bot_events) = (int(value or 0) for value in stats)
+    return report
+
+
+def _earlier_message_ids(spark: SparkSession, lake: LakeFileSystem, bronze_root: str, received_date: str,
+                         window_days: int) -> DataFrame | None:
+    day = date.fromisoformat(received_date)
+    paths = [path for back in range(1, window_days + 1)
+             for path in lake.glob(f"{bronze_root}/event_date=*/received_date={day - timedelta(days=back)}")]
+    if not paths:
+        return None
+    return spark.read.parquet(*paths).select("message_id").distinct()
+
+
+def _write_quarantine(lake: LakeFileSystem, classified: DataFrame, received_date: str) -> str | None:
+    target = lake.uri("quarantine", "lake", f"received_date={received_date}")
+    rejected = classified.where(F.col("status").isin(list(QUARANTINE_REASONS)))
+    messages = F.create_map(*(F.lit(x) for pair in QUARANTINE_REASONS.items() for x in pair))
+    staging = lake.staging(f"quarantine-{received_date}-")
+    (rejected.select(F.col("status").alias("reason"), messages[F.col("status")].alias("message"),
+                     F.lit(received_date).alias("received_date"), "source_file", "line")
+     .coalesce(1).sortWithinPartitions("source_file", "line").write.json(staging))
+    lake.replace_folder(staging, target)
+    return target
+
+
+def _replace_arrival_day(lake: LakeFileSystem, bronze_root: str, received_date: str, written: dict[str, str]) -> None:
+    """Make the ``received_date=R`` folders of bronze exactly ``written`` (event date → staged folder)."""
+    for event_date, staged in sorted(written.items()):
+        lake.replace_folder(staged, f"{bronze_root}/event_date={event_date}/received_date={received_date}")
+    for stale in lake.glob(f"{bronze_root}/event_date=*/received_date={received_date}"):
+        if stale.split("event_date=")[1].split("/")[0] not in written:
+            lake.delete(stale)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spark_jobs.compact", description=__doc__.splitlines()[0])
+    parser.add_argument("--received-date", required=True, help="the arrival day to compact, YYYY-MM-DD (UTC)")
+    parser.add_argument("--report", help="also write the report (JSON) to this file")
+    args = parser.parse_args(argv)
+    try:
+        date.fromisoformat(args.received_date)
+    except ValueError:
+        parser.error(f"--received-date {args.received_date!r} is not a date; use YYYY-MM-DD")
+    report = asdict(compact(args.received_date))
+    if args.report:
+        with open(args.report, "w") as handle:
+            json.dump(report, handle, indent=2)
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""File operations on the lake through Hadoop's FileSystem API, so a local folder, HDFS or object storage
+(s3a://, abfs://, gs://) all work the same way.
+
+Partition folders are replaced by rename: the new folder is written next to the old one, the old one is
+moved aside, the new one takes its name, and the old one is deleted. A reader or a crash sees either the
+old folder or the new one, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from pyspark.sql import SparkSession
+
+
+class LakeFileSystem:
+    def __init__(self, spark: SparkSession, root: str):
+        self.root = root.rstrip("/")
+        jvm = spark.sparkContext._jvm
+        self._Path = jvm.org.apache.hadoop.fs.Path
+        self._fs = self._Path(self.root).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        self._fs.mkdirs(self._Path(self.root))
+
+    def uri(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
+
+    def exists(self, uri: str) -> bool:
+        return bool(self._fs.exists(self._Path(uri)))
+
+    def glob(self, pattern: str) -> list[str]:
+        statuses = self._fs.globStatus(self._Path(pattern))
+        return sorted(str(status.getPath()) for status in (statuses or []))
+
+    def list_dirs(self, uri: str) -> list[str]:
+        if not self.exists(uri):
+            return []
+        return sorted(str(s.getPath().getName()) for s in self._fs.listStatus(self._Path(uri)) if s.isDirectory())
+
+    def list_files(self, uri: str) -> list[tuple[str, int]]:
+        """(name, bytes) of the files directly in ``uri``."""
+        if not self.exists(uri):
+            return []
+        return sorted((str(s.getPath().getName()), int(s.getLen()))
+                      for s in self._fs.listStatus(self._Path(uri)) if s.isFile())
+
+    def delete(self, uri: str) -> None:
+        self._fs.delete(self._Path(uri), True)
+
+    def rename(self, source: str, target: str) -> None:
+        self._fs.mkdirs(self._Path(target).getParent())
+        if not self._fs.rename(self._Path(source), self._Path(target)):
+            raise OSError(f"could not rename {source} to {target}")
+
+    def staging(self, prefix: str) -> str:
+        """A fresh folder under ``_staging/`` for one job's output."""
+        return self.uri("_staging", f"{prefix}{uuid.uuid4().hex[:12]}")
+
+    def delete_staging(self, prefix: str) -> None:
+        """Delete staged output of crashed runs (a job cleans only its own prefix)."""
+        for name in self.list_dirs(self.uri("_staging")):
+            if name.startswith(prefix):
+                self.delete(self.uri("_staging", name))
+
+    def replace_folder(self, new: str, target: str) -> None:
+        """Make ``new`` the folder at ``target`` by renames; files get stable names (part-00000…)."""
+        data_files = [name for name, _ in self.list_files(new) if not name.startswith((".", "_"))]
+        for index, name in enumerate(data_files):
+            self.rename(f"{new}/{name}", f"{new}/{_stable_name(index, name)}")
+        for name, _ in self.list_files(new):
+            if name.startswith((".", "_")):  # checksums and markers of the writer
+                self.delete(f"{new}/{name}")
+        aside = None
+        if self.exists(target):
+            aside = f"{target}.replaced-{uuid.uuid4().hex[:8]}"
+            self.rename(target, aside)
+        self.rename(new, target)
+        if aside is not None:
+            self.delete(aside)
+
+    def repair_replacements(self, parent: str) -> None:
+        """Finish replacements a crash interrupted under ``parent`` (folders named ``X.replaced-…``)."""
+        for name in self.list_dirs(parent):
+            if ".replaced-" in name:
+                target = f"{parent}/{name.split('.replaced-')[0]}"
+                if self.exists(target):
+                    self.delete(f"{parent}/{name}")
+                else:
+                    self.rename(f"{parent}/{name}", target)
+
+    def folder_bytes(self, uri: str) -> int:
+        return sum(size for _, size in self.list_files(uri))
+
+
+def _stable_name(index: int, spark_name: str) -> str:
+    """``part-00003-<uuid>.c000.zstd.parquet`` → ``part-00003.zstd.parquet``: re-runs give the same names."""
+    extension = spark_name.split(".", 1)[1].removeprefix("c000.") if "." in spark_name else ""
+    return f"part-{index:05d}.{extension}" if extension else f"part-{index:05d}"

@@ -1,0 +1,36 @@
+"""The Spark session of a lake job: the master and memory come from the settings, so the same job runs on
+``local[*]`` or a cluster unchanged."""
+
+from __future__ import annotations
+
+import time
+
+from pyspark.sql import SparkSession
+
+from analytics_settings import Settings
+
+
+def spark_session(settings: Settings, app_name: str) -> tuple[SparkSession, float]:
+    """A session for ``app_name`` and the seconds it took to start (reported apart from the job's work)."""
+    started = time.perf_counter()
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(settings.spark_master)
+        .config("spark.driver.memory", settings.spark_driver_memory)
+        .config("spark.executor.memory", settings.spark_executor_memory)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        .config("spark.sql.parquet.compression.codec", "zstd")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        # the commit protocol's _SUCCESS and .crc files are noise in a lake we commit by rename ourselves
+        .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+        .config("spark.hadoop.parquet.enable.summary-metadata", "false")
+        # no .crc side files next to local Parquet: the lake's files are committed by rename
+        .config("spark.hadoop.fs.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem")
+    )
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session, time.perf_counter() - started

@@ -1,0 +1,196 @@
+"""The compaction on hand-written landing lines: exact bronze rows, quarantine, idempotency, crashes."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analytics_settings import load_settings
+from collector.landing import LandingZone
+from spark_jobs import compact as compaction
+from spark_jobs.compact import compact_arrival_day
+from spark_jobs.enrich import salted_hash
+
+R1, R2 = "2026-11-10", "2026-11-11"
+CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/130.0.0.0 Safari/537.36")
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+SALT = "test-salt"
+
+
+def event(message_id: str, received_at: str, source: str = "web", **fields) -> dict:
+    return {"type": "track", "event": "Button Clicked", "userId": "u1", "messageId": message_id, **fields,
+            "receivedAt": received_at, "sourceId": source}
+
+
+R1_LINES = [
+    event("m1", "2026-11-10T10:00:00.000Z", event="order_completed", timestamp="2026-11-10T09:59:00.000Z",
+          sentAt="2026-11-10T10:00:00.000Z", properties={"revenue": 42.5, "currency": "EUR", "sku": "x"},
+          context={"ip": "81.2.69.142", "userAgent": CHROME, "locale": "en-GB",
+                   "page": {"url": "https://www.shop.example.com/p?utm_source=newsletter&utm_medium=email",
+                            "path": "/p", "referrer": "https://mail.google.com/"}}),
+    event("m1", "2026-11-10T10:00:05.000Z", event="order_completed"),  # the client's retry: dropped
+    event("m2", "2026-11-10T10:00:10.000Z", type="page", name="Home", userId=None, anonymousId="a1",
+          timestamp="2026-11-10T12:00:00.000Z", sentAt="2026-11-10T12:00:10.000Z",  # device clock 2 h ahead
+          context={"page": {"url": "https://shop.example.com/", "referrer": "https://www.google.co.uk/search"}}),
+    event("m3", "2026-11-10T11:00:00.000Z", timestamp="2026-11-12T00:00:00.000Z"),  # 37 h ahead: clamped
+    event("m4", "2026-11-10T08:00:01.000Z", originalTimestamp="2026-11-08T20:00:00.000Z",  # queued offline
+          sentAt="2026-11-10T08:00:00.000Z", context={"userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 "
+          "like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"}),
+    event("m5", "2026-11-10T12:00:00.000Z", timestamp="yesterday"),
+    event("m6", "2026-11-10T12:00:00.000Z", timestamp="2026-09-01T00:00:00.000Z"),  # older than 30 days
+    event("m7", "2026-11-10T13:00:00.000Z", type="page", userId=None, anonymousId="bot-1",
+          context={"userAgent": GOOGLEBOT, "ip": "66.249.66.1", "page": {"url": "https://shop.example.com/a"}}),
+    event("m9", "2026-11-10T14:00:00.000Z", source="crm", type="identify", userId="u9",
+          traits={"email": "ada@example.com", "plan": "pro"}, context={"ip": "2001:4860:4860::8888"}),
+]
+R2_LINES = [
+    event("m1", "2026-11-11T09:00:00.000Z", event="order_completed"),  # a retry a day later: dropped
+    event("m8", "2026-11-11T09:30:00.000Z", event="Signed Up", timestamp="2026-11-11T09:29:59.000Z",
+          context={"ip": "10.1.2.3"}),
+]
+
+
+def land(lake: Path, received_date: str, events: list[dict], extra_lines: list[bytes] = ()) -> None:
+    zone = LandingZone(lake / "landing")
+    lines = [json.dumps(e, separators=(",", ":")).encode() for e in events] + list(extra_lines)
+    zone.append(f"received_date={received_date}/hour=10", b"\n".join(lines) + b"\n")
+    zone.seal_all()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    land(tmp_path / "lake", R1, R1_LINES, [b"{not json"])
+    land(tmp_path / "lake", R2, R2_LINES)
+    return load_settings(data_dir=tmp_path, pii_salt=SALT,
+                         pii_policy={"crm": {"ip": "drop", "hash_identifiers": True}})
+
+
+def bronze_rows(lake: Path) -> dict[str, dict]:
+    query = f"select * from read_parquet('{lake}/bronze/events/**/*.parquet', hive_partitioning=true)"
+    frame = duckdb.sql(query).fetchall()
+    columns = [c[0] for c in duckdb.sql(query).description]
+    rows = [dict(zip(columns, values)) for values in frame]
+    return {row["message_id"]: row for row in rows}
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def test_first_arrival_day(spark, settings, tmp_path):
+    report = compact_arrival_day(spark, R1, settings)
+    assert (report.rows_in, report.rows_out, report.duplicates_within_day) == (10, 6, 1)
+    assert report.quarantined == {"unparseable_line": 1, "unparseable_timestamp": 1, "too_late": 1}
+    assert (report.late_events, report.clamped_events, report.offline_queued_events, report.bot_events) == (1, 1, 1, 1)
+    assert report.event_dates == ["2026-11-08", "2026-11-10"]
+
+    rows = bronze_rows(tmp_path / "lake")
+    assert sorted(rows) == ["m1", "m2", "m3", "m4", "m7", "m9"]
+    m1 = rows["m1"]
+    assert m1["received_at"] == utc("2026-11-10T10:00:00Z")  # the earliest copy is kept
+    assert m1["event_time"] == utc("2026-11-10T09:59:00Z")
+    assert (m1["event_name"], m1["event_original"], m1["revenue"], m1["currency"]) == (
+        "Order Completed", "order_completed", 42.5, "EUR")
+    assert json.loads(m1["properties"]) == {"revenue": 42.5, "currency": "EUR", "sku": "x"}
+    assert (m1["ip"], m1["country"], m1["locale"]) == ("81.2.69.0", "GB", "en-GB")
+    assert (m1["browser"], m1["os"], m1["device_type"], m1["is_bot"]) == ("Chrome", "Windows", "desktop", False)
+    assert (m1["page_host"], m1["page_path"], m1["referrer_host"], m1["referrer_class"]) == (
+        "shop.example.com", "/p", "mail.google.com", "email")
+    assert (m1["utm_source"], m1["utm_medium"], m1["utm_campaign"]) == ("newsletter", "email", None)
+    assert str(m1["event_date"]) == "2026-11-10" and str(m1["received_date"]) == R1
+
+    m2 = rows["m2"]  # receivedAt − (sentAt − timestamp) = 10:00:10 − 10 s
+    assert m2["event_time"] == utc("2026-11-10T10:00:00Z") and m2["device_time"] == utc("2026-11-10T12:00:00Z")
+    assert m2["clock_skew_ms"] == 2 * 3600 * 1000 and not m2["is_clamped"]
+    assert (m2["referrer_class"], m2["anonymous_id"], m2["user_id"], m2["page_name"]) == ("search", "a1", None, "Home")
+
+    m3 = rows["m3"]
+    assert m3["is_clamped"] and m3["event_time"] == utc("2026-11-10T11:00:00Z")
+    assert m3["device_time"] == utc("2026-11-12T00:00:00Z")  # the original is kept
+
+    m4 = rows["m4"]
+    assert m4["event_time"] == utc("2026-11-08T20:00:01Z") and str(m4["event_date"]) == "2026-11-08"
+    assert m4["is_late"] and m4["is_offline_queued"]
+    assert (m4["os"], m4["device_type"]) == ("iOS", "mobile")
+
+    assert (rows["m7"]["is_bot"], rows["m7"]["device_type"], rows["m7"]["country"]) == (True, "bot", "US")
+
+    m9 = rows["m9"]  # the crm source's policy: no IP, identifiers hashed with the salt
+    assert (m9["ip"], m9["country"]) == (None, "US")
+    assert m9["user_id"] == salted_hash("u9", SALT) != "u9"
+    assert json.loads(m9["traits"]) == {"email": salted_hash("ada@example.com", SALT), "plan": "pro"}
+
+    quarantine = [json.loads(line) for path in sorted((tmp_path / "lake/quarantine/lake").rglob("*.json"))
+                  for line in path.read_text().splitlines()]
+    assert sorted((q["reason"], json.loads(q["line"])["messageId"] if q["line"].startswith('{"') else q["line"])
+                  for q in quarantine) == [("too_late", "m6"), ("unparseable_line", "{not json"),
+                                           ("unparseable_timestamp", "m5")]
+
+
+def test_second_day_dedups_against_the_first(spark, settings, tmp_path):
+    compact_arrival_day(spark, R1, settings)
+    report = compact_arrival_day(spark, R2, settings)
+    assert (report.rows_in, report.duplicates_across_days, report.rows_out) == (2, 1, 1)
+    rows = bronze_rows(tmp_path / "lake")
+    assert str(rows["m8"]["received_date"]) == R2 and rows["m8"]["ip"] == "10.1.2.0"
+    assert rows["m8"]["country"] is None  # a private address has no country
+    assert str(rows["m1"]["received_date"]) == R1
+
+
+def files_of(lake: Path) -> dict[str, bytes]:
+    root = lake / "bronze"
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_rerun_gives_identical_rows_and_files(spark, settings, tmp_path):
+    compact_arrival_day(spark, R1, settings)
+    first = files_of(tmp_path / "lake")
+    compact_arrival_day(spark, R1, settings)
+    assert files_of(tmp_path / "lake") == first
+    assert all(name.endswith(".zstd.parquet") and "/part-0000" in name for name in first)
+
+
+def test_crash_before_commit_leaves_previous_partition(spark, settings, tmp_path, monkeypatch):
+    compact_arrival_day(spark, R1, settings)
+    before = files_of(tmp_path / "lake")
+    land(tmp_path / "lake", R1, [event("m10", "2026-11-10T15:00:00.000Z")])  # new data for the day
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed between the write and the commit")
+
+    monkeypatch.setattr(compaction, "_replace_arrival_day", crash)
+    with pytest.raises(RuntimeError):
+        compact_arrival_day(spark, R1, settings)
+    assert files_of(tmp_path / "lake") == before
+    monkeypatch.undo()
+    report = compact_arrival_day(spark, R1, settings)  # the re-run cleans up and commits
+    assert report.rows_out == 7 and "m10" in bronze_rows(tmp_path / "lake")
+    assert not list((tmp_path / "lake" / "_staging").iterdir())
+
+
+def test_crash_mid_rename_is_repaired(spark, settings, tmp_path):
+    compact_arrival_day(spark, R1, settings)
+    partition = tmp_path / "lake/bronze/events/event_date=2026-11-10/received_date=2026-11-10"
+    partition.rename(partition.with_name("received_date=2026-11-10.replaced-deadbeef"))  # moved aside, then crash
+    compact_arrival_day(spark, R1, settings)
+    assert sorted(p.name for p in partition.parent.iterdir()) == ["received_date=2026-11-10"]
+    assert len(bronze_rows(tmp_path / "lake")) == 6
+
+
+def test_empty_arrival_day_removes_its_folders(spark, settings, tmp_path):
+    compact_arrival_day(spark, R2, settings)
+    for landed in (tmp_path / "lake/landing/received_date=2026-11-11").rglob("*.ndjson"):
+        landed.unlink()
+    report = compact_arrival_day(spark, R2, settings)
+    assert report.rows_out == 0 and not list((tmp_path / "lake/bronze").rglob("received_date=2026-11-11"))
+
+
+def test_bad_received_date_is_a_clear_error(spark, settings):
+    with pytest.raises(ValueError):
+        compact_arrival_day(spark, "2026-13-01", settings)
+    assert date.fromisoformat(R1)
