@@ -7,8 +7,8 @@ Every part of the stack reads its configuration from ``ANALYTICS_*`` environment
 from __future__ import annotations
 
 import hmac
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -40,6 +40,7 @@ class PiiPolicy(BaseModel):
 
 
 DEFAULT_PII_POLICY = PiiPolicy()
+DEFAULT_SALT = "analytics-stack-public-salt"  # public: production sets ANALYTICS_PII_SALT
 
 
 class Settings(BaseSettings):
@@ -79,13 +80,20 @@ class Settings(BaseSettings):
     pii_policy: dict[str, PiiPolicy] = Field(
         default_factory=dict, description='Per source, JSON: {"crm": {"ip": "drop", "hash_identifiers": true}}.'
     )
-    pii_salt: SecretStr = Field(default=SecretStr("analytics-stack-default-salt"),
-                                description="Key of the salted hashes; set a secret of your own in production.")
+    access_log_dir: Path | None = Field(default=None, description="nginx/Apache access logs to import.")
+    access_log_site_url: str = Field(default="http://localhost", description="Scheme and host of logged paths.")
+    pii_salt: SecretStr = Field(default=SecretStr(DEFAULT_SALT),
+                                description="Key of every salted hash (identifiers, visitor ids of access "
+                                            "logs); set a secret of your own in production.")
 
     @field_validator("bot_user_agent_patterns", mode="before")
     @classmethod
     def _parse_patterns(cls, raw: object) -> object:
         return tuple(p.strip() for p in raw.split(";") if p.strip()) if isinstance(raw, str) else raw
+
+    @property
+    def uses_default_salt(self) -> bool:
+        return self.pii_salt.get_secret_value() == DEFAULT_SALT
 
     def pii_policy_for(self, source_id: str) -> PiiPolicy:
         return self.pii_policy.get(source_id, self.pii_policy.get("*", DEFAULT_PII_POLICY))

@@ -113,52 +113,80 @@ def _lookup(spark: SparkSession, rows: list[tuple], schema: str) -> DataFrame:
     return F.broadcast(spark.createDataFrame(rows, schema))
 
 
-def enrich_rows(spark: SparkSession, rows: DataFrame, settings: Settings) -> DataFrame:
-    """Bronze columns; user agents, IPs, referrers and event names are enriched once per distinct value."""
+def with_traffic_columns(rows: DataFrame) -> DataFrame:
+    """Page host, referrer host, campaign (context.campaign wins over the URL's utm_*) and click id."""
     e = F.col("e")
     page_url = e.context.page.url
-    query_parameter = lambda name: F.try_parse_url(page_url, F.lit("QUERY"), F.lit(name))  # noqa: E731
-    base = rows.select(
+
+    def query_parameter(name: str) -> Column:
+        return F.try_parse_url(page_url, F.lit("QUERY"), F.lit(name))
+
+    def host(url: Column) -> Column:
+        return F.lower(F.regexp_replace(F.try_parse_url(url, F.lit("HOST")), r"^www\.", ""))
+
+    campaign = e.context.campaign
+    return rows.select(
         "*",
-        F.lower(F.regexp_replace(F.try_parse_url(page_url, F.lit("HOST")), r"^www\.", "")).alias("page_host"),
-        F.lower(F.regexp_replace(F.try_parse_url(e.context.page.referrer, F.lit("HOST")), r"^www\.", "")
-                ).alias("referrer_host"),
-        F.coalesce(e.context.campaign.source, query_parameter("utm_source")).alias("utm_source"),
-        F.coalesce(e.context.campaign.medium, query_parameter("utm_medium")).alias("utm_medium"),
-        F.coalesce(e.context.campaign["name"], query_parameter("utm_campaign")).alias("utm_campaign"),
-        F.coalesce(e.context.campaign.term, query_parameter("utm_term")).alias("utm_term"),
-        F.coalesce(e.context.campaign.content, query_parameter("utm_content")).alias("utm_content"),
+        host(page_url).alias("page_host"),
+        host(e.context.page.referrer).alias("referrer_host"),
+        F.coalesce(F.trim(e.context.page.referrer) != "", F.lit(False)).alias("has_referrer"),
+        *(F.coalesce(campaign[field], query_parameter(f"utm_{parameter}")).alias(f"utm_{parameter}")
+          for field, parameter in (("source", "source"), ("medium", "medium"), ("name", "campaign"),
+                                   ("term", "term"), ("content", "content"))),
         F.coalesce(*(F.when(query_parameter(p).isNotNull(), F.lit(p)) for p in enrich.CLICK_ID_PARAMS)
                    ).alias("click_id"),
     )
 
-    def distinct(*columns: str | Column) -> list[tuple]:
-        return [tuple(row) for row in base.select(*columns).distinct().collect()]
 
+@dataclass
+class Lookups:
+    """The enrichment tables, computed once per distinct value on the driver and broadcast."""
+
+    user_agents: DataFrame
+    ips: DataFrame
+    referrers: DataFrame
+    event_names: DataFrame
+    sources: set[str]
+
+
+def build_lookups(spark: SparkSession, rows: DataFrame, settings: Settings) -> Lookups:
+    e = F.col("e")
+    referrer_key = F.struct("referrer_host", "has_referrer", "page_host", "utm_medium", "click_id")
+    values = rows.agg(  # one pass for every distinct set
+        F.collect_set(e.context.userAgent), F.collect_set(e.context.ip), F.collect_set(referrer_key),
+        F.collect_set(e.event), F.collect_set(e.sourceId)).first()
+    user_agents, ips, referrer_keys, event_names, sources = values
     patterns = tuple(settings.bot_user_agent_patterns)
-    user_agents = _lookup(spark, [(ua, *_user_agent_row(enrich.parse_user_agent(ua, patterns)))
-                                  for (ua,) in distinct(e.context.userAgent.alias("ua")) if ua is not None],
-                          "user_agent string, browser string, browser_version string, os string, os_version string, "
-                          "device_type string, ua_is_bot boolean")
-    ips = _lookup(spark, [(ip, enrich.country_for_ip(ip), enrich.truncate_ip(ip))
-                          for (ip,) in distinct(e.context.ip) if ip is not None], "raw_ip string, country string, truncated_ip string")
-    has_referrer = F.coalesce(F.trim(e.context.page.referrer) != "", F.lit(False)).alias("has_referrer")
-    referrers = _lookup(spark, [(*key, enrich.classify_referrer_host(*key)) for key in distinct(
-        "referrer_host", has_referrer, "page_host", "utm_medium", "click_id")],
-        "r_host string, r_present boolean, p_host string, r_medium string, r_click string, referrer_class string")
-    names = _lookup(spark, [(name, enrich.normalize_event_name(name)) for (name,) in distinct(e.event)
-                            if name is not None], "event_original string, event_name string")
+    return Lookups(
+        user_agents=_lookup(spark, [(ua, *_user_agent_row(enrich.parse_user_agent(ua, patterns)))
+                                    for ua in user_agents],
+                            "user_agent string, browser string, browser_version string, os string, "
+                            "os_version string, device_type string, ua_is_bot boolean"),
+        ips=_lookup(spark, [(ip, enrich.country_for_ip(ip), enrich.truncate_ip(ip)) for ip in ips],
+                    "raw_ip string, country string, truncated_ip string"),
+        referrers=_lookup(spark, [(*key, enrich.classify_referrer_host(*key)) for key in referrer_keys],
+                          "r_host string, r_present boolean, p_host string, r_medium string, r_click string, "
+                          "referrer_class string"),
+        event_names=_lookup(spark, [(name, enrich.normalize_event_name(name)) for name in event_names],
+                            "event_original string, event_name string"),
+        sources=set(sources),
+    )
 
-    joined = (base
-              .join(user_agents, e.context.userAgent == user_agents.user_agent, "left")
-              .join(ips, e.context.ip == ips.raw_ip, "left")
-              .join(names, e.event == names.event_original, "left")
-              .join(referrers, F.col("referrer_host").eqNullSafe(F.col("r_host"))
-                    & (F.coalesce(F.trim(e.context.page.referrer) != "", F.lit(False)) == F.col("r_present"))
+
+def enrich_rows(rows: DataFrame, lookups: Lookups, settings: Settings) -> DataFrame:
+    """The bronze columns of accepted rows, joined with the broadcast enrichment tables."""
+    e = F.col("e")
+    page_url = e.context.page.url
+    joined = (rows
+              .join(lookups.user_agents, e.context.userAgent == F.col("user_agent"), "left")
+              .join(lookups.ips, e.context.ip == F.col("raw_ip"), "left")
+              .join(lookups.event_names, e.event == F.col("event_original"), "left")
+              .join(lookups.referrers, F.col("referrer_host").eqNullSafe(F.col("r_host"))
+                    & (F.col("has_referrer") == F.col("r_present"))
                     & F.col("page_host").eqNullSafe(F.col("p_host"))
                     & F.col("utm_medium").eqNullSafe(F.col("r_medium"))
                     & F.col("click_id").eqNullSafe(F.col("r_click")), "left"))
-    return _apply_pii(joined, settings).select(
+    return _apply_pii(joined, lookups.sources, settings).select(
         e.messageId.alias("message_id"), e["type"].alias("type"), "event_name", e.event.alias("event_original"),
         e["name"].alias("page_name"), "user_id", e.anonymousId.alias("anonymous_id"), e.groupId.alias("group_id"),
         "previous_id", e.sourceId.alias("source_id"),
@@ -190,11 +218,10 @@ def _salted(column: Column, salt: str) -> Column:
     return F.lower(F.hex(F.hmac(F.lit(salt).cast("binary"), column.cast("binary"))))
 
 
-def _apply_pii(rows: DataFrame, settings: Settings) -> DataFrame:
+def _apply_pii(rows: DataFrame, sources: set[str], settings: Settings) -> DataFrame:
     """The source's PII policy, before anything reaches bronze (default: truncated IP, identifiers kept)."""
     e = F.col("e")
     source = e.sourceId
-    sources = {s for (s,) in rows.select(source).distinct().collect() if s is not None}
     policies = {s: settings.pii_policy_for(s) for s in sources}
     default = settings.pii_policy_for("")
     keep_ip = [s for s, p in policies.items() if p.ip == "keep"]
@@ -246,7 +273,8 @@ def compact_arrival_day(spark: SparkSession, received_date: str, settings: Setti
         return report
 
     lines = spark.read.text(files).select(F.col("value").alias("line"), F.input_file_name().alias("source_file"))
-    classified = parse_and_classify(lines, received_date, settings).persist(StorageLevel.MEMORY_AND_DISK)
+    classified = with_traffic_columns(parse_and_classify(lines, received_date, settings)).persist(
+        StorageLevel.MEMORY_AND_DISK)
     try:
         counts = {row["status"]: row["count"] for row in classified.groupBy("status").count().collect()}
         report.rows_in = sum(counts.values())
@@ -255,12 +283,13 @@ def compact_arrival_day(spark: SparkSession, received_date: str, settings: Setti
         report.quarantine_path = _write_quarantine(lake, classified, received_date)
 
         accepted = classified.where(F.col("status") == "ok")
+        lookups = build_lookups(spark, accepted, settings)
         earlier = _earlier_message_ids(spark, lake, bronze_root, received_date, settings.dedup_window_days)
         if earlier is not None:
             report.duplicates_across_days = accepted.join(earlier, accepted.e.messageId == earlier.message_id,
                                                           "left_semi").count()
             accepted = accepted.join(earlier, accepted.e.messageId == earlier.message_id, "left_anti")
-        bronze = enrich_rows(spark, accepted, settings)
+        bronze = enrich_rows(accepted, lookups, settings)
         staging = lake.staging(f"bronze-{received_date}-")
         bucket = F.pmod(F.xxhash64("message_id"), F.lit(settings.bronze_files_per_partition))
         (bronze.repartition("event_date", bucket)

@@ -79,7 +79,7 @@ def bronze_rows(lake: Path) -> dict[str, dict]:
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+    return datetime.fromisoformat(text.removesuffix("Z"))
 
 
 def test_first_arrival_day(spark, settings, tmp_path):
@@ -194,3 +194,16 @@ def test_bad_received_date_is_a_clear_error(spark, settings):
     with pytest.raises(ValueError):
         compact_arrival_day(spark, "2026-13-01", settings)
     assert date.fromisoformat(R1)
+
+
+def test_replay_after_a_fix_moves_lines_from_quarantine_to_bronze(spark, settings, tmp_path):
+    from spark_jobs.replay_quarantine import replay
+
+    compact_arrival_day(spark, R1, settings)
+    assert "m6" not in bronze_rows(tmp_path / "lake")
+    fixed = settings.model_copy(update={"max_lateness_days": 120})  # the fix: accept older events
+    report = replay(spark, fixed)
+    assert report.received_dates == [R1]
+    assert (report.quarantined_before, report.quarantined_after, report.recovered) == ({R1: 3}, {R1: 2}, {R1: 1})
+    assert str(bronze_rows(tmp_path / "lake")["m6"]["event_date"]) == "2026-09-01"
+    assert replay(spark, fixed).recovered == {R1: 0}  # idempotent
