@@ -67,6 +67,7 @@ class Settings(BaseSettings):
 
     pipeline_start_date: date = Field(default=date(2024, 1, 1), description="First daily partition (UTC).")
     spark_master: str = Field(default="local[*]", description="`local[*]`, or a cluster URL (spark://…, yarn, k8s://…).")
+    spark_driver_host: str = Field(default="127.0.0.1", description="Address executors reach the driver at.")
     spark_driver_memory: str = "2g"
     spark_executor_memory: str = "2g"
     spark_shuffle_partitions: int = 8

@@ -187,7 +187,10 @@ def enrich_rows(rows: DataFrame, lookups: Lookups, settings: Settings) -> DataFr
                     & F.col("utm_medium").eqNullSafe(F.col("r_medium"))
                     & F.col("click_id").eqNullSafe(F.col("r_click")), "left"))
     return _apply_pii(joined, lookups.sources, settings).select(
-        e.messageId.alias("message_id"), e["type"].alias("type"), "event_name", e.event.alias("event_original"),
+        e.messageId.alias("message_id"), e["type"].alias("type"),
+        # a track's normalized name; other calls are named by their type ("page", "identify", …)
+        F.when(e["type"] == "track", F.col("event_name")).otherwise(e["type"]).alias("event_name"),
+        e.event.alias("event_original"),
         e["name"].alias("page_name"), "user_id", e.anonymousId.alias("anonymous_id"), e.groupId.alias("group_id"),
         "previous_id", e.sourceId.alias("source_id"),
         "event_time", "event_date", "received_at", "device_time", "sent_at", "clock_skew_ms", "is_clamped",

@@ -42,13 +42,21 @@ def rollup(event_dates: list[str], settings: Settings | None = None) -> RollupRe
     started = time.perf_counter()
     spark, startup = spark_session(settings, f"rollup {len(event_dates)} days")
     try:
-        report = RollupReport(sorted(set(event_dates)))
-        for event_date in report.event_dates:
-            _rollup_day(spark, LakeFileSystem(spark, settings.lake_root), event_date, report)
+        report = rollup_days(spark, event_dates, settings)
     finally:
         spark.stop()
     report.spark_startup_seconds = round(startup, 2)
     report.seconds = round(time.perf_counter() - started, 2)
+    return report
+
+
+def rollup_days(spark: SparkSession, event_dates: list[str], settings: Settings) -> RollupReport:
+    """Roll up ``event_dates`` on an existing session (the tests share one)."""
+    report = RollupReport(sorted(set(event_dates)))
+    lake = LakeFileSystem(spark, settings.lake_root)
+    for event_date in report.event_dates:
+        date.fromisoformat(event_date)
+        _rollup_day(spark, lake, event_date, report)
     return report
 
 
@@ -62,7 +70,7 @@ def _rollup_day(spark: SparkSession, lake: LakeFileSystem, event_date: str, repo
         report.rows[event_date] = report.events[event_date] = 0
         return
     bronze = spark.read.option("basePath", lake.uri("bronze", "events")).parquet(*arrivals)
-    daily = (bronze.groupBy(F.coalesce("event_name", "type").alias("event_name"),
+    daily = (bronze.groupBy("event_name",
                             F.coalesce("country", F.lit("unknown")).alias("country"), "device_type")
              .agg(F.count("*").alias("events"),
                   F.count_distinct(F.coalesce("user_id", "anonymous_id")).alias("unique_users"),

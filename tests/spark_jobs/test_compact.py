@@ -207,3 +207,18 @@ def test_replay_after_a_fix_moves_lines_from_quarantine_to_bronze(spark, setting
     assert (report.quarantined_before, report.quarantined_after, report.recovered) == ({R1: 3}, {R1: 2}, {R1: 1})
     assert str(bronze_rows(tmp_path / "lake")["m6"]["event_date"]) == "2026-09-01"
     assert replay(spark, fixed).recovered == {R1: 0}  # idempotent
+
+
+def test_rollup_of_an_event_day(spark, settings, tmp_path):
+    from spark_jobs.rollup import rollup_days
+
+    compact_arrival_day(spark, R1, settings)
+    report = rollup_days(spark, ["2026-11-10"], settings)
+    assert (report.rows, report.events) == ({"2026-11-10": 5}, {"2026-11-10": 5})
+    rows = duckdb.sql(f"select event_name, country, device_type, events, unique_users, revenue from read_parquet("
+                      f"'{tmp_path}/lake/gold/daily_event_rollup/event_date=2026-11-10/*.parquet') order by all"
+                      ).fetchall()
+    assert rows == [("Button Clicked", "unknown", "other", 1, 1, 0.0), ("Order Completed", "GB", "desktop", 1, 1, 42.5),
+                    ("identify", "US", "other", 1, 1, 0.0), ("page", "US", "bot", 1, 1, 0.0),
+                    ("page", "unknown", "other", 1, 1, 0.0)]
+    assert rollup_days(spark, ["2026-11-10"], settings).rows == report.rows  # idempotent
