@@ -38,14 +38,15 @@ demo: setup  ## the main job on the embedded defaults
 test: setup browser  ## every test (CI runs exactly this)
 	$(PY) -m pytest $(ARGS)
 
-up: setup  ## serve the collector on ANALYTICS_COLLECTOR_HOST:ANALYTICS_COLLECTOR_PORT
-	$(PY) -m collector $(ARGS)
+up: setup  ## the collector (ANALYTICS_COLLECTOR_HOST:PORT) and Dagster UI + daemon (127.0.0.1:3000); Ctrl-C stops both
+	$(PY) -m orchestration.up $(ARGS)
 
 generate: setup  ## generate traffic (ARGS="--users 2000 --days 7 --sink landing")
 	$(PY) -m collector.generator $(ARGS)
 
-bench: setup  ## benchmarks: print figures next to a same-run baseline
-	$(PY) bench/collector.py $(ARGS)
+bench: setup  ## benchmarks: print figures next to a same-run baseline (the lake one takes tens of minutes)
+	$(PY) bench/collector.py
+	$(PY) bench/lake.py
 
 lint: setup  ## ruff
 	.venv/bin/ruff check .

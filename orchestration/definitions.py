@@ -1,13 +1,38 @@
 """The Dagster code location (see workspace.yaml): it merges the definitions of each layer.
 
-Nothing here reads the environment or the lake at import time; assets call ``load_settings()`` when
-they run.
+Nothing here reads the environment or the lake at import time. ``defs`` is loaded lazily when Dagster
+loads the code location; it reads one setting then, ``ANALYTICS_PIPELINE_START_DATE``, because Dagster
+needs the first daily partition to build the partitioned assets. Assets, the schedule and the sensor call
+``load_settings()`` when they run.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from analytics_settings import load_settings
 from orchestration.collect.assets import landing_events
+from orchestration.lake.assets import arrival_days, build_lake_assets, lake_daily_job
+from orchestration.lake.resources import SparkJobRunner
+from orchestration.lake.schedules import lake_daily_schedule
+from orchestration.lake.sensors import landing_sealed_files_sensor
 
-defs = dg.Definitions(assets=[landing_events])
+
+def collect_definitions() -> dg.Definitions:
+    return dg.Definitions(assets=[landing_events])
+
+
+def lake_definitions() -> dg.Definitions:
+    partitions = arrival_days(load_settings().pipeline_start_date)
+    return dg.Definitions(
+        assets=build_lake_assets(partitions),
+        jobs=[lake_daily_job],
+        schedules=[lake_daily_schedule],
+        sensors=[landing_sealed_files_sensor],
+        resources={"spark": SparkJobRunner()},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions.merge(collect_definitions(), lake_definitions())

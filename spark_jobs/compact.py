@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,7 @@ from spark_jobs.schema import LANDING_SCHEMA, PROPERTIES_SCHEMA
 from spark_jobs.session import spark_session
 
 MAX_CLOCK_AHEAD = "INTERVAL 23 HOURS"  # DESIGN: no event time more than 23 h after receivedAt
+SHUFFLE_PARTITION_BYTES = 128 * 1024 * 1024
 QUARANTINE_REASONS = {
     "unparseable_line": "the line is not a stored event (invalid JSON or no messageId)",
     "unparseable_timestamp": "receivedAt, timestamp, originalTimestamp or sentAt is not an ISO 8601 time",
@@ -67,75 +69,100 @@ def _millis_between(later: Column, earlier: Column) -> Column:
     return F.unix_millis(later) - F.unix_millis(earlier)
 
 
-def parse_and_classify(lines: DataFrame, received_date: str, settings: Settings) -> DataFrame:
-    """Typed rows with a ``status``: ``ok``, ``duplicate`` or a quarantine reason."""
+def parse_lines(lines: DataFrame, received_date: str, settings: Settings) -> DataFrame:
+    """Flat typed rows with a ``problem`` (a quarantine reason, or null); only problem rows keep their line.
+
+    Keeping the raw line and file name only where they will be quarantined keeps the cached day narrow.
+    """
     e = F.col("e")
-    received_at = _time(e.receivedAt)
-    device_time = _time(F.coalesce(e.originalTimestamp, e.timestamp))
+    parsed = lines.select("line", "source_file", F.from_json("line", LANDING_SCHEMA).alias("e"))
+    received_at, device_time = _time(e.receivedAt), _time(F.coalesce(e.originalTimestamp, e.timestamp))
     sent_at = _time(e.sentAt)
-    parsed = lines.select("line", "source_file", F.from_json("line", LANDING_SCHEMA).alias("e")).select(
-        "*", received_at.alias("received_at"), device_time.alias("device_time"), sent_at.alias("sent_at"))
-
     # Segment's rule, timestamp = receivedAt − (sentAt − originalTimestamp), bounded to receivedAt + 23 h
-    queued_ms = _millis_between(F.col("sent_at"), F.col("device_time"))
-    corrected = F.when(F.col("sent_at").isNotNull() & F.col("device_time").isNotNull(),
-                       F.timestamp_millis(F.unix_millis(F.col("received_at")) - queued_ms)
-                       ).otherwise(F.coalesce(F.col("device_time"), F.col("received_at")))
-    is_clamped = corrected > F.col("received_at") + F.expr(MAX_CLOCK_AHEAD)
-    unparseable_time = (
-        F.col("received_at").isNull()
-        | (e.timestamp.isNotNull() & _time(e.timestamp).isNull())
-        | (e.originalTimestamp.isNotNull() & _time(e.originalTimestamp).isNull())
-        | (e.sentAt.isNotNull() & F.col("sent_at").isNull())
-    )
-    earliest_first = Window.partitionBy(e.messageId).orderBy(F.col("received_at").asc_nulls_last(), "line")
-    is_stored_event = e.isNotNull() & e.messageId.isNotNull()
+    queued_ms = _millis_between(sent_at, device_time)
+    corrected = F.when(sent_at.isNotNull() & device_time.isNotNull(),
+                       F.timestamp_millis(F.unix_millis(received_at) - queued_ms)
+                       ).otherwise(F.coalesce(device_time, received_at))
+    is_clamped = F.coalesce(corrected > received_at + F.expr(MAX_CLOCK_AHEAD), F.lit(False))
+    event_time = F.when(is_clamped, received_at).otherwise(corrected)
+    unparseable_time = (received_at.isNull()
+                        | (e.timestamp.isNotNull() & _time(e.timestamp).isNull())
+                        | (e.originalTimestamp.isNotNull() & _time(e.originalTimestamp).isNull())
+                        | (e.sentAt.isNotNull() & sent_at.isNull()))
+    too_late = event_time < received_at - F.expr(f"INTERVAL {settings.max_lateness_days} DAYS")
+    problem = (F.when(e.isNull() | e.messageId.isNull(), "unparseable_line")
+               .when(unparseable_time, "unparseable_timestamp")
+               .when(too_late, "too_late"))
+    context, page, campaign = e.context, e.context.page, e.context.campaign
     typed = parsed.select(
-        "*",
-        F.when(is_clamped, F.col("received_at")).otherwise(corrected).alias("event_time"),
-        F.coalesce(is_clamped, F.lit(False)).alias("is_clamped"),
+        problem.alias("problem"),
+        F.when(problem.isNotNull(), F.col("line")).alias("line"),
+        F.when(problem.isNotNull(), F.col("source_file")).alias("source_file"),
+        e.messageId.alias("message_id"), e["type"].alias("type"), e.event.alias("event"),
+        e["name"].alias("page_name"), e.userId.alias("raw_user_id"), e.anonymousId.alias("anonymous_id"),
+        e.groupId.alias("group_id"), e.previousId.alias("raw_previous_id"), e.sourceId.alias("source_id"),
+        e.properties.alias("properties"), F.coalesce(e.traits, context.traits).alias("raw_traits"),
+        received_at.alias("received_at"), device_time.alias("device_time"), sent_at.alias("sent_at"),
+        event_time.alias("event_time"), is_clamped.alias("is_clamped"),
         F.coalesce(queued_ms > settings.offline_queue_flag_seconds * 1000, F.lit(False)).alias("is_offline_queued"),
-        _millis_between(F.col("sent_at"), F.col("received_at")).alias("clock_skew_ms"),
-        F.when(is_stored_event, F.row_number().over(earliest_first)).alias("copy"),
+        _millis_between(sent_at, received_at).alias("clock_skew_ms"),
+        context.ip.alias("raw_ip"), context.userAgent.alias("user_agent"), context.locale.alias("locale"),
+        context.timezone.alias("timezone"), context.sessionId.alias("session_id"),
+        F.coalesce(context.bot, F.lit(False)).alias("flagged_bot"),
+        page.url.alias("page_url"), page.path.alias("page_path"), page.search.alias("page_search"),
+        page.title.alias("page_title"), page.referrer.alias("page_referrer"),
+        *(campaign[field].alias(f"campaign_{field}") for field in ("source", "medium", "name", "term", "content")),
+        context.library["name"].alias("library_name"), context.library.version.alias("library_version"),
     )
-    too_late = F.col("event_time") < F.col("received_at") - F.expr(f"INTERVAL {settings.max_lateness_days} DAYS")
-    status = (F.when(~is_stored_event, "unparseable_line")
-              .when(F.col("copy") > 1, "duplicate")
-              .when(unparseable_time, "unparseable_timestamp")
-              .when(too_late, "too_late")
-              .otherwise("ok"))
-    return typed.withColumn("status", status).withColumn("event_date", F.to_date("event_time")) \
-        .withColumn("is_late", F.col("event_date") < F.lit(received_date).cast("date"))
-
-
-def _lookup(spark: SparkSession, rows: list[tuple], schema: str) -> DataFrame:
-    """A small enrichment table (explicit DDL schema), broadcast to every task."""
-    return F.broadcast(spark.createDataFrame(rows, schema))
+    return with_traffic_columns(typed.withColumn("event_date", F.to_date("event_time"))
+                                .withColumn("is_late", F.col("event_date") < F.lit(received_date).cast("date")))
 
 
 def with_traffic_columns(rows: DataFrame) -> DataFrame:
     """Page host, referrer host, campaign (context.campaign wins over the URL's utm_*) and click id."""
-    e = F.col("e")
-    page_url = e.context.page.url
-
     def query_parameter(name: str) -> Column:
-        return F.try_parse_url(page_url, F.lit("QUERY"), F.lit(name))
+        return F.try_parse_url(F.col("page_url"), F.lit("QUERY"), F.lit(name))
 
-    def host(url: Column) -> Column:
-        return F.lower(F.regexp_replace(F.try_parse_url(url, F.lit("HOST")), r"^www\.", ""))
+    def host(url: str) -> Column:
+        return F.lower(F.regexp_replace(F.try_parse_url(F.col(url), F.lit("HOST")), r"^www\.", ""))
 
-    campaign = e.context.campaign
     return rows.select(
         "*",
-        host(page_url).alias("page_host"),
-        host(e.context.page.referrer).alias("referrer_host"),
-        F.coalesce(F.trim(e.context.page.referrer) != "", F.lit(False)).alias("has_referrer"),
-        *(F.coalesce(campaign[field], query_parameter(f"utm_{parameter}")).alias(f"utm_{parameter}")
+        host("page_url").alias("page_host"),
+        host("page_referrer").alias("referrer_host"),
+        F.coalesce(F.trim("page_referrer") != "", F.lit(False)).alias("has_referrer"),
+        *(F.coalesce(f"campaign_{field}", query_parameter(f"utm_{parameter}")).alias(f"utm_{parameter}")
           for field, parameter in (("source", "source"), ("medium", "medium"), ("name", "campaign"),
                                    ("term", "term"), ("content", "content"))),
         F.coalesce(*(F.when(query_parameter(p).isNotNull(), F.lit(p)) for p in enrich.CLICK_ID_PARAMS)
                    ).alias("click_id"),
     )
+
+
+def mark_duplicates(spark: SparkSession, rows: DataFrame) -> DataFrame:
+    """``status``: the problem, ``duplicate`` for every copy of a messageId but the earliest, else ``ok``.
+
+    Only the few repeated messageIds are shuffled: their ids are found on a narrow aggregate and
+    broadcast, so the wide rows of the day never move.
+    """
+    valid = rows.where(F.col("problem").isNull())
+    repeated = [row.message_id for row in
+                valid.groupBy("message_id").count().where(F.col("count") > 1).select("message_id").collect()]
+    with_problem = rows.where(F.col("problem").isNotNull()).withColumn("status", F.col("problem"))
+    if not repeated:
+        return with_problem.unionByName(valid.withColumn("status", F.lit("ok")))
+    ids = F.broadcast(spark.createDataFrame([(m,) for m in repeated], "message_id string"))
+    earliest_first = Window.partitionBy("message_id").orderBy(
+        F.col("received_at"), F.col("raw_user_id"), F.col("anonymous_id"), F.col("properties"), F.col("raw_traits"))
+    copies = valid.join(ids, "message_id", "left_semi").withColumn(
+        "status", F.when(F.row_number().over(earliest_first) == 1, "ok").otherwise("duplicate"))
+    return (with_problem.unionByName(valid.join(ids, "message_id", "left_anti").withColumn("status", F.lit("ok")))
+            .unionByName(copies))
+
+
+def _lookup(spark: SparkSession, rows: list[tuple], schema: str) -> DataFrame:
+    """A small enrichment table (explicit DDL schema), broadcast to every task."""
+    return F.broadcast(spark.createDataFrame(rows, schema))
 
 
 @dataclass
@@ -150,65 +177,62 @@ class Lookups:
 
 
 def build_lookups(spark: SparkSession, rows: DataFrame, settings: Settings) -> Lookups:
-    e = F.col("e")
     referrer_key = F.struct("referrer_host", "has_referrer", "page_host", "utm_medium", "click_id")
     values = rows.agg(  # one pass for every distinct set
-        F.collect_set(e.context.userAgent), F.collect_set(e.context.ip), F.collect_set(referrer_key),
-        F.collect_set(e.event), F.collect_set(e.sourceId)).first()
+        F.collect_set("user_agent"), F.collect_set("raw_ip"), F.collect_set(referrer_key),
+        F.collect_set("event"), F.collect_set("source_id")).first()
     user_agents, ips, referrer_keys, event_names, sources = values
     patterns = tuple(settings.bot_user_agent_patterns)
     return Lookups(
         user_agents=_lookup(spark, [(ua, *_user_agent_row(enrich.parse_user_agent(ua, patterns)))
                                     for ua in user_agents],
-                            "user_agent string, browser string, browser_version string, os string, "
+                            "lookup_user_agent string, browser string, browser_version string, os string, "
                             "os_version string, device_type string, ua_is_bot boolean"),
         ips=_lookup(spark, [(ip, enrich.country_for_ip(ip), enrich.truncate_ip(ip)) for ip in ips],
-                    "raw_ip string, country string, truncated_ip string"),
+                    "lookup_ip string, country string, truncated_ip string"),
         referrers=_lookup(spark, [(*key, enrich.classify_referrer_host(*key)) for key in referrer_keys],
                           "r_host string, r_present boolean, p_host string, r_medium string, r_click string, "
                           "referrer_class string"),
         event_names=_lookup(spark, [(name, enrich.normalize_event_name(name)) for name in event_names],
-                            "event_original string, event_name string"),
+                            "lookup_event string, normalized_event string"),
         sources=set(sources),
     )
 
 
+BRONZE_COLUMNS = (
+    "message_id", "type", "event_name", "event_original", "page_name", "user_id", "anonymous_id", "group_id",
+    "previous_id", "source_id", "event_time", "event_date", "received_at", "device_time", "sent_at",
+    "clock_skew_ms", "is_clamped", "is_offline_queued", "is_late", "session_id", "properties", "traits",
+    "revenue", "currency", "page_url", "page_host", "page_path", "page_search", "page_title", "page_referrer",
+    "referrer_host", "referrer_class", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+    "user_agent", "browser", "browser_version", "os", "os_version", "device_type", "is_bot", "ip", "country",
+    "locale", "timezone", "library_name", "library_version",
+)
+
+
 def enrich_rows(rows: DataFrame, lookups: Lookups, settings: Settings) -> DataFrame:
     """The bronze columns of accepted rows, joined with the broadcast enrichment tables."""
-    e = F.col("e")
-    page_url = e.context.page.url
     joined = (rows
-              .join(lookups.user_agents, e.context.userAgent == F.col("user_agent"), "left")
-              .join(lookups.ips, e.context.ip == F.col("raw_ip"), "left")
-              .join(lookups.event_names, e.event == F.col("event_original"), "left")
+              .join(lookups.user_agents, F.col("user_agent") == F.col("lookup_user_agent"), "left")
+              .join(lookups.ips, F.col("raw_ip") == F.col("lookup_ip"), "left")
+              .join(lookups.event_names, F.col("event") == F.col("lookup_event"), "left")
               .join(lookups.referrers, F.col("referrer_host").eqNullSafe(F.col("r_host"))
                     & (F.col("has_referrer") == F.col("r_present"))
                     & F.col("page_host").eqNullSafe(F.col("p_host"))
                     & F.col("utm_medium").eqNullSafe(F.col("r_medium"))
                     & F.col("click_id").eqNullSafe(F.col("r_click")), "left"))
+    money = F.from_json("properties", PROPERTIES_SCHEMA)
     return _apply_pii(joined, lookups.sources, settings).select(
-        e.messageId.alias("message_id"), e["type"].alias("type"),
         # a track's normalized name; other calls are named by their type ("page", "identify", …)
-        F.when(e["type"] == "track", F.col("event_name")).otherwise(e["type"]).alias("event_name"),
-        e.event.alias("event_original"),
-        e["name"].alias("page_name"), "user_id", e.anonymousId.alias("anonymous_id"), e.groupId.alias("group_id"),
-        "previous_id", e.sourceId.alias("source_id"),
-        "event_time", "event_date", "received_at", "device_time", "sent_at", "clock_skew_ms", "is_clamped",
-        "is_offline_queued", "is_late", e.context.sessionId.alias("session_id"),
-        e.properties.alias("properties"), "traits",
-        F.from_json(e.properties, PROPERTIES_SCHEMA).revenue.try_cast("double").alias("revenue"),
-        F.from_json(e.properties, PROPERTIES_SCHEMA).currency.alias("currency"),
-        page_url.alias("page_url"), "page_host", e.context.page.path.alias("page_path"),
-        e.context.page.search.alias("page_search"), e.context.page.title.alias("page_title"),
-        e.context.page.referrer.alias("page_referrer"), "referrer_host",
+        F.when(F.col("type") == "track", F.col("normalized_event")).otherwise(F.col("type")).alias("event_name"),
+        F.col("event").alias("event_original"),
+        money.revenue.try_cast("double").alias("revenue"), money.currency.alias("currency"),
         F.coalesce("referrer_class", F.lit("direct")).alias("referrer_class"),
-        "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-        e.context.userAgent.alias("user_agent"), "browser", "browser_version", "os", "os_version",
         F.coalesce("device_type", F.lit("other")).alias("device_type"),
-        (F.coalesce("ua_is_bot", F.lit(False)) | F.coalesce(e.context.bot, F.lit(False))).alias("is_bot"),
-        "ip", "country", e.context.locale.alias("locale"), e.context.timezone.alias("timezone"),
-        e.context.library["name"].alias("library_name"), e.context.library.version.alias("library_version"),
-    )
+        (F.coalesce("ua_is_bot", F.lit(False)) | F.col("flagged_bot")).alias("is_bot"),
+        *(name for name in BRONZE_COLUMNS if name not in {
+            "event_name", "event_original", "revenue", "currency", "referrer_class", "device_type", "is_bot"}),
+    ).select(*BRONZE_COLUMNS)
 
 
 def _user_agent_row(parsed: enrich.UserAgent) -> tuple:
@@ -223,25 +247,24 @@ def _salted(column: Column, salt: str) -> Column:
 
 def _apply_pii(rows: DataFrame, sources: set[str], settings: Settings) -> DataFrame:
     """The source's PII policy, before anything reaches bronze (default: truncated IP, identifiers kept)."""
-    e = F.col("e")
-    source = e.sourceId
+    source = F.col("source_id")
     policies = {s: settings.pii_policy_for(s) for s in sources}
-    default = settings.pii_policy_for("")
     keep_ip = [s for s, p in policies.items() if p.ip == "keep"]
     drop_ip = [s for s, p in policies.items() if p.ip == "drop"]
     hashed = [s for s, p in policies.items() if p.hash_identifiers]
     salt = settings.pii_salt.get_secret_value()
-    ip = (F.when(source.isin(keep_ip), e.context.ip).when(source.isin(drop_ip), F.lit(None))
-          .otherwise(F.col("truncated_ip") if default.ip != "drop" else F.lit(None)))
+    ip = (F.when(source.isin(keep_ip), F.col("raw_ip")).when(source.isin(drop_ip), F.lit(None))
+          .otherwise(F.col("truncated_ip")))
     is_hashed = source.isin(hashed) if hashed else F.lit(False)
-    traits = F.coalesce(e.traits, e.context.traits)
+    traits = F.col("raw_traits")
     email = F.get_json_object(traits, "$.email")
     hashed_traits = F.when(email.isNull(), traits).otherwise(F.regexp_replace(
         traits, r'"email"\s*:\s*"(?:[^"\\]|\\.)*"', F.concat(F.lit('"email":"'), _salted(email, salt), F.lit('"'))))
     return rows.select(
         "*", ip.alias("ip"),
-        F.when(is_hashed, _salted(e.userId, salt)).otherwise(e.userId).alias("user_id"),
-        F.when(is_hashed, _salted(e.previousId, salt)).otherwise(e.previousId).alias("previous_id"),
+        F.when(is_hashed, _salted(F.col("raw_user_id"), salt)).otherwise(F.col("raw_user_id")).alias("user_id"),
+        F.when(is_hashed, _salted(F.col("raw_previous_id"), salt)).otherwise(F.col("raw_previous_id")
+                                                                              ).alias("previous_id"),
         F.when(is_hashed, hashed_traits).otherwise(traits).alias("traits"),
     )
 
@@ -266,7 +289,8 @@ def compact_arrival_day(spark: SparkSession, received_date: str, settings: Setti
     lake.delete_staging(f"bronze-{received_date}-")  # what a crashed run of this day left behind
     lake.delete_staging(f"quarantine-{received_date}-")
     report = CompactionReport(received_date)
-    files = lake.glob(lake.uri("landing", f"received_date={received_date}", "hour=*", "*.ndjson"))
+    day_folder = lake.uri("landing", f"received_date={received_date}")
+    files = lake.glob(f"{day_folder}/hour=*/*.ndjson")
     report.landing_files = len(files)
     bronze_root = lake.uri("bronze", "events")
     for event_date_dir in lake.list_dirs(bronze_root):
@@ -275,45 +299,64 @@ def compact_arrival_day(spark: SparkSession, received_date: str, settings: Setti
         _replace_arrival_day(lake, bronze_root, received_date, {})
         return report
 
+    # shuffle partitions sized to the day (~128 MB each), so a big day never makes huge tasks
+    landing_bytes = sum(lake.folder_bytes(hour) for hour in lake.glob(f"{day_folder}/hour=*"))
+    spark.conf.set("spark.sql.shuffle.partitions",
+                   str(max(settings.spark_shuffle_partitions, math.ceil(landing_bytes / SHUFFLE_PARTITION_BYTES))))
     lines = spark.read.text(files).select(F.col("value").alias("line"), F.input_file_name().alias("source_file"))
-    classified = with_traffic_columns(parse_and_classify(lines, received_date, settings)).persist(
-        StorageLevel.MEMORY_AND_DISK)
+    parsed = parse_lines(lines, received_date, settings).persist(StorageLevel.DISK_ONLY)
     try:
-        counts = {row["status"]: row["count"] for row in classified.groupBy("status").count().collect()}
+        classified = mark_duplicates(spark, parsed)
+        counts: dict[str, int] = {}
+        rows_per_date: dict[str, int] = {}
+        for row in classified.groupBy("status", "event_date").count().collect():
+            counts[row["status"]] = counts.get(row["status"], 0) + row["count"]
+            if row["status"] == "ok":
+                rows_per_date[str(row["event_date"])] = row["count"]
         report.rows_in = sum(counts.values())
         report.duplicates_within_day = counts.pop("duplicate", 0)
         report.quarantined = {reason: counts[reason] for reason in QUARANTINE_REASONS if counts.get(reason)}
-        report.quarantine_path = _write_quarantine(lake, classified, received_date)
+        report.quarantine_path = _write_quarantine(lake, parsed, received_date)
 
         accepted = classified.where(F.col("status") == "ok")
         lookups = build_lookups(spark, accepted, settings)
         earlier = _earlier_message_ids(spark, lake, bronze_root, received_date, settings.dedup_window_days)
         if earlier is not None:
-            report.duplicates_across_days = accepted.join(earlier, accepted.e.messageId == earlier.message_id,
-                                                          "left_semi").count()
-            accepted = accepted.join(earlier, accepted.e.messageId == earlier.message_id, "left_anti")
-        bronze = enrich_rows(accepted, lookups, settings)
+            accepted = accepted.join(earlier, "message_id", "left_anti")
         staging = lake.staging(f"bronze-{received_date}-")
-        bucket = F.pmod(F.xxhash64("message_id"), F.lit(settings.bronze_files_per_partition))
-        (bronze.repartition("event_date", bucket)
-         .sortWithinPartitions("event_date", "event_time", "message_id")
-         .write.partitionBy("event_date").parquet(staging))
+        _write_bronze(enrich_rows(accepted, lookups, settings), rows_per_date, settings, staging)
         written = {name.removeprefix("event_date="): f"{staging}/{name}" for name in lake.list_dirs(staging)
                    if name.startswith("event_date=")}
         _replace_arrival_day(lake, bronze_root, received_date, written)
         lake.delete(staging)
     finally:
-        classified.unpersist()
+        parsed.unpersist()
 
     report.event_dates = sorted(written)
     report.bronze_paths = [f"{bronze_root}/event_date={d}/received_date={received_date}" for d in report.event_dates]
     report.bytes_written = sum(lake.folder_bytes(path) for path in report.bronze_paths)
-    stats = spark.read.parquet(*report.bronze_paths).agg(
-        F.count("*"), F.sum(F.col("is_late").cast("int")), F.sum(F.col("is_clamped").cast("int")),
-        F.sum(F.col("is_offline_queued").cast("int")), F.sum(F.col("is_bot").cast("int"))).first()
-    (report.rows_out, report.late_events, report.clamped_events, report.offline_queued_events,
-     report.bot_events) = (int(value or 0) for value in stats)
+    if report.bronze_paths:
+        stats = spark.read.parquet(*report.bronze_paths).agg(
+            F.count("*"), F.sum(F.col("is_late").cast("int")), F.sum(F.col("is_clamped").cast("int")),
+            F.sum(F.col("is_offline_queued").cast("int")), F.sum(F.col("is_bot").cast("int"))).first()
+        (report.rows_out, report.late_events, report.clamped_events, report.offline_queued_events,
+         report.bot_events) = (int(value or 0) for value in stats)
+    report.duplicates_across_days = sum(rows_per_date.values()) - report.rows_out
     return report
+
+
+def _write_bronze(bronze: DataFrame, rows_per_date: dict[str, int], settings: Settings, staging: str) -> None:
+    """Files of about ``bronze_rows_per_file`` rows per event day, each sorted: a re-run writes the same bytes.
+
+    The big day gets several files written by as many tasks; a day of a few late events gets one.
+    """
+    files_per_date = {day: max(1, math.ceil(rows / settings.bronze_rows_per_file))
+                      for day, rows in rows_per_date.items()}
+    files_of_day = F.create_map(*(F.lit(x) for day, files in files_per_date.items() for x in (day, files)))
+    bucket = F.pmod(F.xxhash64("message_id"), F.coalesce(files_of_day[F.col("event_date").cast("string")], F.lit(1)))
+    (bronze.repartition(max(1, sum(files_per_date.values())), "event_date", bucket)
+     .sortWithinPartitions("event_date", "event_time", "message_id")
+     .write.partitionBy("event_date").parquet(staging))
 
 
 def _earlier_message_ids(spark: SparkSession, lake: LakeFileSystem, bronze_root: str, received_date: str,
@@ -326,14 +369,14 @@ def _earlier_message_ids(spark: SparkSession, lake: LakeFileSystem, bronze_root:
     return spark.read.parquet(*paths).select("message_id").distinct()
 
 
-def _write_quarantine(lake: LakeFileSystem, classified: DataFrame, received_date: str) -> str | None:
+def _write_quarantine(lake: LakeFileSystem, parsed: DataFrame, received_date: str) -> str | None:
     target = lake.uri("quarantine", "lake", f"received_date={received_date}")
-    rejected = classified.where(F.col("status").isin(list(QUARANTINE_REASONS)))
+    rejected = parsed.where(F.col("problem").isNotNull()).withColumn("status", F.col("problem"))
     messages = F.create_map(*(F.lit(x) for pair in QUARANTINE_REASONS.items() for x in pair))
     staging = lake.staging(f"quarantine-{received_date}-")
     (rejected.select(F.col("status").alias("reason"), messages[F.col("status")].alias("message"),
                      F.lit(received_date).alias("received_date"), "source_file", "line")
-     .coalesce(1).sortWithinPartitions("source_file", "line").write.json(staging))
+     .repartition(1).sortWithinPartitions("source_file", "line").write.json(staging))
     lake.replace_folder(staging, target)
     return target
 

@@ -9,8 +9,19 @@ from orchestration.collect.assets import landing_events
 from orchestration.definitions import defs
 
 
-def test_code_location_loads():
-    dg.Definitions.validate_loadable(defs)
+def test_code_location_loads(monkeypatch):
+    monkeypatch.setenv("ANALYTICS_PIPELINE_START_DATE", "2025-06-01")
+    definitions = defs()
+    dg.Definitions.validate_loadable(definitions)
+    assert {key.to_user_string() for key in definitions.resolve_all_asset_keys()} == {
+        "landing/events", "bronze/events", "gold/daily_event_rollup"}
+    partitions = definitions.resolve_job_def("lake_daily").partitions_def
+    assert partitions.get_first_partition_key() == "2025-06-01"
+    bronze = definitions.get_assets_def(["bronze", "events"])
+    assert bronze.group_names_by_key[bronze.key] == "lake"
+    assert bronze.specs_by_key[bronze.key].kinds == {"spark", "parquet"}
+    assert bronze.op.retry_policy == dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+    assert bronze.op.pool == "lake"
 
 
 def test_landing_observation_counts_sealed_files(tmp_path, monkeypatch):

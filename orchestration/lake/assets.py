@@ -1,0 +1,133 @@
+"""The lake layer in Dagster: bronze events and gold rollups, partitioned by arrival day (UTC).
+
+Both assets run a job of `spark_jobs/` out of process (see ``SparkJobRunner``) and turn its report into
+metadata. They are built by :func:`build_lake_assets` because their partitions start at
+``ANALYTICS_PIPELINE_START_DATE``, which is read when the code location loads (see ``definitions.py``).
+"""
+
+# No `from __future__ import annotations`: Dagster reads the `context` annotation at definition time and
+# does not resolve the string "dg.AssetExecutionContext".
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.fs as pafs
+
+from analytics_settings import load_settings
+from orchestration.collect.assets import landing_events
+from orchestration.lake.resources import SparkJobRunner
+
+# Every lake step runs in the pool `lake`, which `make up`'s dagster.yaml limits to one step at a time
+# across runs. That is stricter than "never two runs on one partition", and needed: compacting arrival
+# day R reads the bronze of the days before it (deduplication) and rolling up event day D reads every
+# arrival of D, so even different partitions are not independent. It also keeps two Spark drivers from
+# sharing one machine's memory. Cost: backfills run one day at a time (raise the pool's limit on a cluster
+# once the jobs tolerate it). The pool serializes but does not order: runs requested together (a backfill,
+# a sensor tick at midnight) may compact day R before R-1, and then R is not deduplicated against R-1.
+LAKE_POOL = "lake"
+# Spark jobs fail for passing reasons (a lost executor, a full disk being cleaned); a job that fails for
+# good fails three times, 10 s and 20 s apart. Re-running a day is idempotent.
+LAKE_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+
+
+def arrival_days(start: date) -> dg.DailyPartitionsDefinition:
+    """Daily UTC partitions from ``start``; ``end_offset=1`` makes today's (still filling) day exist."""
+    return dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone="UTC", end_offset=1)
+
+
+def build_lake_assets(partitions_def: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefinition]:
+    @dg.asset(key=["bronze", "events"], deps=[landing_events], partitions_def=partitions_def, group_name="lake",
+              kinds={"spark", "parquet"}, retry_policy=LAKE_RETRY_POLICY, pool=LAKE_POOL)
+    def bronze_events(context: dg.AssetExecutionContext, spark: SparkJobRunner) -> dg.MaterializeResult:
+        """Events as Parquet under `lake/bronze/events/event_date=D/received_date=R/`, one partition per arrival day R.
+
+        `spark_jobs.compact` reads the day's sealed landing files, keeps one row per messageId (also
+        against earlier arrival days), corrects event time for client clock skew, enriches (event names,
+        UTM, referrer, user agent, bots, country), applies the PII policy and replaces the day's folders.
+        Lines it cannot accept go to `lake/quarantine/lake/received_date=R/` with their reason.
+        """
+        report = spark.run(context, "spark_jobs.compact", ["--received-date", context.partition_key])
+        quarantined = report["quarantined"]
+        metadata = {
+            "dagster/row_count": report["rows_out"],
+            "landing_files": report["landing_files"],
+            "rows_in": report["rows_in"],
+            "rows_out": report["rows_out"],
+            "duplicates_within_day": report["duplicates_within_day"],
+            "duplicates_across_days": report["duplicates_across_days"],
+            "late_events": report["late_events"],
+            "clamped_events": report["clamped_events"],
+            "offline_queued_events": report["offline_queued_events"],
+            "bot_events": report["bot_events"],
+            "quarantined_total": sum(quarantined.values()),
+            "quarantined_by_reason": dg.MetadataValue.json(quarantined),
+            "bytes_written": report["bytes_written"],
+            "event_dates": dg.MetadataValue.json(report["event_dates"]),
+            "paths": dg.MetadataValue.json(report["bronze_paths"]),
+            "path": dg.MetadataValue.path(f"{load_settings().lake_root}/bronze/events"),
+            "spark_startup_seconds": report["spark_startup_seconds"],
+            "seconds": report["seconds"],
+        }
+        if report["quarantine_path"]:
+            metadata["quarantine_path"] = dg.MetadataValue.path(report["quarantine_path"])
+        return dg.MaterializeResult(metadata=metadata)
+
+    @dg.asset(key=["gold", "daily_event_rollup"], deps=[bronze_events], partitions_def=partitions_def,
+              group_name="lake", kinds={"spark", "parquet"}, retry_policy=LAKE_RETRY_POLICY, pool=LAKE_POOL)
+    def gold_daily_event_rollup(context: dg.AssetExecutionContext, spark: SparkJobRunner) -> dg.MaterializeResult:
+        """Events, distinct identities and revenue per event day, event name, country and device type.
+
+        `lake/gold/daily_event_rollup/event_date=D/`, read by dbt as a source. The partition is the
+        arrival day R: the event days that received events on R are rolled up again over all their arrivals.
+        """
+        event_dates = event_dates_to_roll_up(load_settings().lake_root, context.partition_key)
+        if not event_dates:
+            context.log.info(f"no bronze rows arrived on {context.partition_key}: nothing to roll up")
+            return dg.MaterializeResult(metadata={"dagster/row_count": 0, "event_dates": dg.MetadataValue.json([]),
+                                                  "events_total": 0})
+        args = [arg for event_date in event_dates for arg in ("--event-date", event_date)]
+        report = spark.run(context, "spark_jobs.rollup", args)
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": sum(report["rows"].values()),
+            "event_dates": dg.MetadataValue.json(report["event_dates"]),
+            "rows_by_event_date": dg.MetadataValue.json(report["rows"]),
+            "events_by_event_date": dg.MetadataValue.json(report["events"]),
+            "events_total": sum(report["events"].values()),
+            "paths": dg.MetadataValue.json(report["paths"]),
+            "spark_startup_seconds": report["spark_startup_seconds"],
+            "seconds": report["seconds"],
+        })
+
+    return [bronze_events, gold_daily_event_rollup]
+
+
+# The job the schedule and the sensor run: one arrival day through bronze and gold.
+lake_daily_job = dg.define_asset_job(
+    "lake_daily", selection=dg.AssetSelection.assets(["bronze", "events"], ["gold", "daily_event_rollup"]),
+    description="Compact one arrival day into bronze and roll up the event days it touched into gold.",
+)
+
+
+def event_dates_to_roll_up(lake_root: str, received_date: str) -> list[str]:
+    """The event days whose bronze has a ``received_date=…`` folder for this arrival day, plus gold days
+    left without any bronze (a re-run moved their events away), so their stale rollups are removed.
+
+    Lists the lake with pyarrow, which reads a local folder, s3://, gs://, abfs:// and hdfs:// (the
+    Hadoop spelling s3a:// is read as s3://).
+    """
+    if "://" not in lake_root:
+        lake_root = str(Path(lake_root).resolve())
+    filesystem, root = pafs.FileSystem.from_uri(lake_root.replace("s3a://", "s3://", 1))
+    bronze_days = _event_date_folders(filesystem, f"{root.rstrip('/')}/bronze/events")
+    gold_days = _event_date_folders(filesystem, f"{root.rstrip('/')}/gold/daily_event_rollup")
+    arrivals = filesystem.get_file_info(
+        [f"{root.rstrip('/')}/bronze/events/event_date={day}/received_date={received_date}" for day in bronze_days])
+    arrived = {day for day, info in zip(bronze_days, arrivals, strict=True) if info.type == pafs.FileType.Directory}
+    return sorted(arrived | (set(gold_days) - set(bronze_days)))
+
+
+def _event_date_folders(filesystem: pafs.FileSystem, folder: str) -> list[str]:
+    return [info.base_name.removeprefix("event_date=")
+            for info in filesystem.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
+            if info.type == pafs.FileType.Directory and info.base_name.startswith("event_date=")]
