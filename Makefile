@@ -33,7 +33,7 @@ browser:  ## Debian's Chromium for the browser tests (installed when missing)
 	  else echo "error: the browser tests need Chromium; run: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 demo: setup  ## the main job on the embedded defaults
-	$(PY) -m collector.demo $(ARGS)
+	$(PY) -m orchestration.demo $(ARGS)
 
 test: setup browser  ## every test (CI runs exactly this)
 	$(PY) -m pytest $(ARGS)

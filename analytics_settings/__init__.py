@@ -71,7 +71,6 @@ class Settings(BaseSettings):
     spark_driver_memory: str = "2g"
     spark_executor_memory: str = "2g"
     spark_shuffle_partitions: int = 8
-    bronze_rows_per_file: int = Field(default=1_000_000, description="Rows per bronze Parquet file (about).")
     dedup_window_days: int = Field(default=7, description="Days of earlier arrivals a messageId is deduplicated against.")
     max_lateness_days: int = Field(default=30, description="Older events (by corrected time) are quarantined.")
     offline_queue_flag_seconds: int = Field(default=3600, description="sentAt − originalTimestamp above this: offline-queued.")

@@ -85,7 +85,7 @@ COPY (
          LEAST(corrected_time, received_at + INTERVAL 23 HOURS) AS event_time,
          CAST(LEAST(corrected_time, received_at + INTERVAL 23 HOURS) AS DATE) AS event_date
   FROM corrected
-) TO '{target}' (FORMAT parquet, PARTITION_BY (event_date), COMPRESSION zstd)
+) TO '{target}' (FORMAT parquet, PARTITION_BY (event_date), COMPRESSION snappy)
 """
 
 

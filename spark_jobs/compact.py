@@ -69,13 +69,20 @@ def _millis_between(later: Column, earlier: Column) -> Column:
     return F.unix_millis(later) - F.unix_millis(earlier)
 
 
-def parse_lines(lines: DataFrame, received_date: str, settings: Settings) -> DataFrame:
+def read_landing(spark: SparkSession, files: list[str]) -> DataFrame:
+    """The landing lines, each parsed with the explicit schema into one struct ``e`` (null when the line is
+    not a JSON object), and the file it came from."""
+    lines = spark.read.text(files)
+    return lines.select(F.from_json("value", LANDING_SCHEMA).alias("e"), F.col("value").alias("raw_line"),
+                        F.input_file_name().alias("source_file"))
+
+
+def parse_lines(parsed: DataFrame, received_date: str, settings: Settings) -> DataFrame:
     """Flat typed rows with a ``problem`` (a quarantine reason, or null); only problem rows keep their line.
 
-    Keeping the raw line and file name only where they will be quarantined keeps the cached day narrow.
+    Keeping the line and file name only where they will be quarantined keeps the cached day narrow.
     """
     e = F.col("e")
-    parsed = lines.select("line", "source_file", F.from_json("line", LANDING_SCHEMA).alias("e"))
     received_at, device_time = _time(e.receivedAt), _time(F.coalesce(e.originalTimestamp, e.timestamp))
     sent_at = _time(e.sentAt)
     # Segment's rule, timestamp = receivedAt − (sentAt − originalTimestamp), bounded to receivedAt + 23 h
@@ -96,7 +103,7 @@ def parse_lines(lines: DataFrame, received_date: str, settings: Settings) -> Dat
     context, page, campaign = e.context, e.context.page, e.context.campaign
     typed = parsed.select(
         problem.alias("problem"),
-        F.when(problem.isNotNull(), F.col("line")).alias("line"),
+        F.when(problem.isNotNull(), F.col("raw_line")).alias("line"),
         F.when(problem.isNotNull(), F.col("source_file")).alias("source_file"),
         e.messageId.alias("message_id"), e["type"].alias("type"), e.event.alias("event"),
         e["name"].alias("page_name"), e.userId.alias("raw_user_id"), e.anonymousId.alias("anonymous_id"),
@@ -120,8 +127,12 @@ def parse_lines(lines: DataFrame, received_date: str, settings: Settings) -> Dat
 
 def with_traffic_columns(rows: DataFrame) -> DataFrame:
     """Page host, referrer host, campaign (context.campaign wins over the URL's utm_*) and click id."""
+    # the query string is split once into a map; parse_url per parameter would parse the URL ten times
+    query = F.str_to_map(F.coalesce(F.try_parse_url(F.col("page_url"), F.lit("QUERY")), F.lit("")),
+                         F.lit("&"), F.lit("="))
+
     def query_parameter(name: str) -> Column:
-        return F.try_parse_url(F.col("page_url"), F.lit("QUERY"), F.lit(name))
+        return F.try_element_at(query, F.lit(name))
 
     def host(url: str) -> Column:
         return F.lower(F.regexp_replace(F.try_parse_url(F.col(url), F.lit("HOST")), r"^www\.", ""))
@@ -155,7 +166,7 @@ def mark_duplicates(spark: SparkSession, rows: DataFrame) -> DataFrame:
     earliest_first = Window.partitionBy("message_id").orderBy(
         F.col("received_at"), F.col("raw_user_id"), F.col("anonymous_id"), F.col("properties"), F.col("raw_traits"))
     copies = valid.join(ids, "message_id", "left_semi").withColumn(
-        "status", F.when(F.row_number().over(earliest_first) == 1, "ok").otherwise("duplicate"))
+        "status", F.when(F.row_number().over(earliest_first) == 1, "ok").otherwise("duplicate")).coalesce(1)
     return (with_problem.unionByName(valid.join(ids, "message_id", "left_anti").withColumn("status", F.lit("ok")))
             .unionByName(copies))
 
@@ -303,16 +314,10 @@ def compact_arrival_day(spark: SparkSession, received_date: str, settings: Setti
     landing_bytes = sum(lake.folder_bytes(hour) for hour in lake.glob(f"{day_folder}/hour=*"))
     spark.conf.set("spark.sql.shuffle.partitions",
                    str(max(settings.spark_shuffle_partitions, math.ceil(landing_bytes / SHUFFLE_PARTITION_BYTES))))
-    lines = spark.read.text(files).select(F.col("value").alias("line"), F.input_file_name().alias("source_file"))
-    parsed = parse_lines(lines, received_date, settings).persist(StorageLevel.DISK_ONLY)
+    parsed = parse_lines(read_landing(spark, files), received_date, settings).persist(StorageLevel.DISK_ONLY)
     try:
         classified = mark_duplicates(spark, parsed)
-        counts: dict[str, int] = {}
-        rows_per_date: dict[str, int] = {}
-        for row in classified.groupBy("status", "event_date").count().collect():
-            counts[row["status"]] = counts.get(row["status"], 0) + row["count"]
-            if row["status"] == "ok":
-                rows_per_date[str(row["event_date"])] = row["count"]
+        counts = {row["status"]: row["count"] for row in classified.groupBy("status").count().collect()}
         report.rows_in = sum(counts.values())
         report.duplicates_within_day = counts.pop("duplicate", 0)
         report.quarantined = {reason: counts[reason] for reason in QUARANTINE_REASONS if counts.get(reason)}
@@ -324,7 +329,7 @@ def compact_arrival_day(spark: SparkSession, received_date: str, settings: Setti
         if earlier is not None:
             accepted = accepted.join(earlier, "message_id", "left_anti")
         staging = lake.staging(f"bronze-{received_date}-")
-        _write_bronze(enrich_rows(accepted, lookups, settings), rows_per_date, settings, staging)
+        _write_bronze(enrich_rows(accepted, lookups, settings), received_date, staging)
         written = {name.removeprefix("event_date="): f"{staging}/{name}" for name in lake.list_dirs(staging)
                    if name.startswith("event_date=")}
         _replace_arrival_day(lake, bronze_root, received_date, written)
@@ -341,20 +346,17 @@ def compact_arrival_day(spark: SparkSession, received_date: str, settings: Setti
             F.sum(F.col("is_offline_queued").cast("int")), F.sum(F.col("is_bot").cast("int"))).first()
         (report.rows_out, report.late_events, report.clamped_events, report.offline_queued_events,
          report.bot_events) = (int(value or 0) for value in stats)
-    report.duplicates_across_days = sum(rows_per_date.values()) - report.rows_out
+    report.duplicates_across_days = counts.get("ok", 0) - report.rows_out
     return report
 
 
-def _write_bronze(bronze: DataFrame, rows_per_date: dict[str, int], settings: Settings, staging: str) -> None:
-    """Files of about ``bronze_rows_per_file`` rows per event day, each sorted: a re-run writes the same bytes.
-
-    The big day gets several files written by as many tasks; a day of a few late events gets one.
-    """
-    files_per_date = {day: max(1, math.ceil(rows / settings.bronze_rows_per_file))
-                      for day, rows in rows_per_date.items()}
-    files_of_day = F.create_map(*(F.lit(x) for day, files in files_per_date.items() for x in (day, files)))
-    bucket = F.pmod(F.xxhash64("message_id"), F.coalesce(files_of_day[F.col("event_date").cast("string")], F.lit(1)))
-    (bronze.repartition(max(1, sum(files_per_date.values())), "event_date", bucket)
+def _write_bronze(bronze: DataFrame, received_date: str, staging: str) -> None:
+    """Sorted files, so a re-run writes the same bytes: the arrival day's own events straight from the input
+    splits (one file per ~128 MB of landing data, no shuffle), the few events of other days shuffled to
+    one file per day."""
+    on_time = F.col("event_date") == F.lit(received_date).cast("date")
+    other_days = bronze.where(~on_time).repartition("event_date")
+    (bronze.where(on_time).unionByName(other_days)
      .sortWithinPartitions("event_date", "event_time", "message_id")
      .write.partitionBy("event_date").parquet(staging))
 

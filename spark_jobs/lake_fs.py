@@ -92,6 +92,6 @@ class LakeFileSystem:
 
 
 def _stable_name(index: int, spark_name: str) -> str:
-    """``part-00003-<uuid>.c000.zstd.parquet`` → ``part-00003.zstd.parquet``: re-runs give the same names."""
+    """``part-00003-<uuid>.c000.snappy.parquet`` → ``part-00003.snappy.parquet``: re-runs give the same names."""
     extension = spark_name.split(".", 1)[1].removeprefix("c000.") if "." in spark_name else ""
     return f"part-{index:05d}.{extension}" if extension else f"part-{index:05d}"

@@ -21,10 +21,11 @@ def spark_session(settings: Settings, app_name: str) -> tuple[SparkSession, floa
         .config("spark.driver.host", settings.spark_driver_host)
         .config("spark.driver.bindAddress", settings.spark_driver_host)
         .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.mapKeyDedupPolicy", "LAST_WIN")  # a query string may repeat a parameter
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        .config("spark.sql.parquet.compression.codec", "zstd")
+        .config("spark.sql.parquet.compression.codec", "snappy")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         # the commit protocol's _SUCCESS and .crc files are noise in a lake we commit by rename ourselves

@@ -152,7 +152,7 @@ def test_rerun_gives_identical_rows_and_files(spark, settings, tmp_path):
     first = files_of(tmp_path / "lake")
     compact_arrival_day(spark, R1, settings)
     assert files_of(tmp_path / "lake") == first
-    assert all(name.endswith(".zstd.parquet") and "/part-0000" in name for name in first)
+    assert all(name.endswith(".snappy.parquet") and "/part-0000" in name for name in first)
 
 
 def test_crash_before_commit_leaves_previous_partition(spark, settings, tmp_path, monkeypatch):
