@@ -14,11 +14,9 @@ Re-running a day gives the same rows in the same files.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from pyspark import StorageLevel
@@ -27,9 +25,10 @@ from pyspark.sql import functions as F
 
 from analytics_settings import Settings, load_settings
 from spark_jobs import enrich
+from spark_jobs.job_cli import add_report_option, emit_report, utc_day
 from spark_jobs.lake_fs import LakeFileSystem
 from spark_jobs.schema import LANDING_SCHEMA, PROPERTIES_SCHEMA
-from spark_jobs.session import spark_session
+from spark_jobs.session import run_job
 
 MAX_CLOCK_AHEAD = "INTERVAL 23 HOURS"  # DESIGN: no event time more than 23 h after receivedAt
 SHUFFLE_PARTITION_BYTES = 128 * 1024 * 1024
@@ -282,15 +281,8 @@ def _apply_pii(rows: DataFrame, sources: set[str], settings: Settings) -> DataFr
 
 def compact(received_date: str, settings: Settings | None = None) -> CompactionReport:
     settings = settings or load_settings()
-    started = time.perf_counter()
-    spark, startup = spark_session(settings, f"compact {received_date}")
-    try:
-        report = compact_arrival_day(spark, received_date, settings)
-    finally:
-        spark.stop()
-    report.spark_startup_seconds = round(startup, 2)
-    report.seconds = round(time.perf_counter() - started, 2)
-    return report
+    return run_job(settings, f"compact {received_date}", lambda spark: compact_arrival_day(spark, received_date,
+                                                                                          settings))
 
 
 def compact_arrival_day(spark: SparkSession, received_date: str, settings: Settings) -> CompactionReport:
@@ -394,19 +386,10 @@ def _replace_arrival_day(lake: LakeFileSystem, bronze_root: str, received_date: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark_jobs.compact", description=__doc__.splitlines()[0])
-    parser.add_argument("--received-date", required=True, help="the arrival day to compact, YYYY-MM-DD (UTC)")
-    parser.add_argument("--report", help="also write the report (JSON) to this file")
+    parser.add_argument("--received-date", required=True, type=utc_day, help="the arrival day to compact (UTC)")
+    add_report_option(parser)
     args = parser.parse_args(argv)
-    try:
-        date.fromisoformat(args.received_date)
-    except ValueError:
-        parser.error(f"--received-date {args.received_date!r} is not a date; use YYYY-MM-DD")
-    report = asdict(compact(args.received_date))
-    if args.report:
-        with open(args.report, "w") as handle:
-            json.dump(report, handle, indent=2)
-    print(json.dumps(report))
-    return 0
+    return emit_report(compact(args.received_date), args.report)
 
 
 if __name__ == "__main__":

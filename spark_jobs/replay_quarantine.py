@@ -12,14 +12,14 @@ that has quarantined lines is replayed.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
 from analytics_settings import Settings, load_settings
 from spark_jobs.compact import compact_arrival_day
+from spark_jobs.job_cli import add_report_option, emit_report, utc_day
 from spark_jobs.lake_fs import LakeFileSystem
 from spark_jobs.session import spark_session
 
@@ -58,7 +58,9 @@ def replay(spark: SparkSession, settings: Settings, received_dates: list[str] | 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark_jobs.replay_quarantine",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--received-date", action="append", help="an arrival day to replay (default: all)")
+    parser.add_argument("--received-date", action="append", type=utc_day,
+                        help="an arrival day to replay (default: all)")
+    add_report_option(parser)
     args = parser.parse_args(argv)
     settings = load_settings()
     spark, _ = spark_session(settings, "replay quarantine")
@@ -66,8 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         report = replay(spark, settings, args.received_date)
     finally:
         spark.stop()
-    print(json.dumps(asdict(report)))
-    return 0
+    return emit_report(report, args.report)
 
 
 if __name__ == "__main__":

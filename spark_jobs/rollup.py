@@ -11,18 +11,17 @@ those days are rolled up again (the lake job reports them); each day's folder is
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from analytics_settings import Settings, load_settings
+from spark_jobs.job_cli import add_report_option, emit_report, utc_day
 from spark_jobs.lake_fs import LakeFileSystem
-from spark_jobs.session import spark_session
+from spark_jobs.session import run_job
 
 ROLLUP = "daily_event_rollup"
 
@@ -39,15 +38,7 @@ class RollupReport:
 
 def rollup(event_dates: list[str], settings: Settings | None = None) -> RollupReport:
     settings = settings or load_settings()
-    started = time.perf_counter()
-    spark, startup = spark_session(settings, f"rollup {len(event_dates)} days")
-    try:
-        report = rollup_days(spark, event_dates, settings)
-    finally:
-        spark.stop()
-    report.spark_startup_seconds = round(startup, 2)
-    report.seconds = round(time.perf_counter() - started, 2)
-    return report
+    return run_job(settings, f"rollup {len(event_dates)} days", lambda spark: rollup_days(spark, event_dates, settings))
 
 
 def rollup_days(spark: SparkSession, event_dates: list[str], settings: Settings) -> RollupReport:
@@ -87,20 +78,10 @@ def _rollup_day(spark: SparkSession, lake: LakeFileSystem, event_date: str, repo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark_jobs.rollup", description=__doc__.splitlines()[0])
-    parser.add_argument("--event-date", action="append", required=True, help="a day to roll up, YYYY-MM-DD")
-    parser.add_argument("--report", help="also write the report (JSON) to this file")
+    parser.add_argument("--event-date", action="append", required=True, type=utc_day, help="a day to roll up")
+    add_report_option(parser)
     args = parser.parse_args(argv)
-    for value in args.event_date:
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            parser.error(f"--event-date {value!r} is not a date; use YYYY-MM-DD")
-    report = asdict(rollup(args.event_date))
-    if args.report:
-        with open(args.report, "w") as handle:
-            json.dump(report, handle, indent=2)
-    print(json.dumps(report))
-    return 0
+    return emit_report(rollup(args.event_date), args.report)
 
 
 if __name__ == "__main__":

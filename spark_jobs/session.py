@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from pyspark.sql import SparkSession
 
@@ -37,3 +39,20 @@ def spark_session(settings: Settings, app_name: str) -> tuple[SparkSession, floa
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session, time.perf_counter() - started
+
+
+Report = TypeVar("Report")
+
+
+def run_job(settings: Settings, app_name: str, work: Callable[[SparkSession], Report]) -> Report:
+    """Run ``work`` on a fresh session and stop it; the report gets ``spark_startup_seconds`` (the JVM and
+    session start, reported apart) and ``seconds`` (everything)."""
+    started = time.perf_counter()
+    spark, startup = spark_session(settings, app_name)
+    try:
+        report = work(spark)
+    finally:
+        spark.stop()
+    report.spark_startup_seconds = round(startup, 2)
+    report.seconds = round(time.perf_counter() - started, 2)
+    return report

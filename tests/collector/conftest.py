@@ -165,6 +165,15 @@ def start_collector(data_dir: Path, log_path: Path, port: int | None = None,
         time.sleep(0.05)
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorServer]:
+    """One collector with the default settings, shared by a module's tests (each marks its own events)."""
+    root = tmp_path_factory.mktemp("collector")
+    running = start_collector(root / "data", root / "collector.log")
+    yield running
+    running.stop()
+
+
 @pytest.fixture
 def unused_port() -> int:
     """A free loopback port, e.g. to point a client at a collector that is started later."""

@@ -13,19 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.collector.conftest import start_collector
-
 KEY = "wk_test"
 BASIC = "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()
 JSON_HEADERS = {"Content-Type": "application/json", "Authorization": BASIC}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("contract")
-    running = start_collector(root / "data", root / "collector.log")
-    yield running
-    running.stop()
 
 
 def track(case: str, **fields) -> dict:

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import base64
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
 from collector.openapi import openapi_document
-from tests.collector.conftest import start_collector
 
 schema = schemathesis.openapi.from_dict(openapi_document())
 AUTHENTICATED = {"Authorization": "Basic " + base64.b64encode(b"wk_test:").decode()}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fuzz")
-    running = start_collector(root / "data", root / "collector.log")
-    yield running
-    running.stop()
 
 
 @schema.parametrize()
