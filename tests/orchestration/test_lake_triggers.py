@@ -97,7 +97,7 @@ def test_a_failing_spark_job_fails_the_step_with_its_last_output_lines():
         SparkJobRunner().run(dg.build_asset_context(), "spark_jobs.compact", ["--received-date", "2024-02-30"])
     assert failure.value.description.startswith(
         "`python -m spark_jobs.compact --received-date 2024-02-30` exited with code 2; its last output lines:")
-    assert "--received-date '2024-02-30' is not a date; use YYYY-MM-DD" in failure.value.description
+    assert "argument --received-date: '2024-02-30' is not a date; use YYYY-MM-DD" in failure.value.description
     assert failure.value.metadata["exit_code"].value == 2
 
 
