@@ -11,7 +11,12 @@ from __future__ import annotations
 import dagster as dg
 
 from analytics_settings import load_settings
-from orchestration.collect.assets import landing_events
+from orchestration.collect.assets import (
+    access_log_import,
+    access_log_job,
+    access_log_schedule,
+    landing_events,
+)
 from orchestration.lake.assets import arrival_days, build_lake_assets, lake_daily_job
 from orchestration.lake.resources import SparkJobRunner
 from orchestration.lake.schedules import lake_daily_schedule
@@ -19,7 +24,8 @@ from orchestration.lake.sensors import landing_sealed_files_sensor
 
 
 def collect_definitions() -> dg.Definitions:
-    return dg.Definitions(assets=[landing_events])
+    return dg.Definitions(assets=[landing_events, access_log_import], jobs=[access_log_job],
+                          schedules=[access_log_schedule])
 
 
 def lake_definitions() -> dg.Definitions:

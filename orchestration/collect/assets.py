@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from analytics_settings import load_settings
+from collector.access_logs import import_access_logs
 from collector.landing import summarize
 
 
@@ -30,3 +31,37 @@ def landing_events() -> dg.ObserveResult:
             "quarantine_files": quarantine.files,
         },
     )
+
+
+@dg.asset(key=["landing", "access_logs"], group_name="collect", kinds={"python", "ndjson"})
+def access_log_import() -> dg.MaterializeResult:
+    """Server-side traffic: nginx/Apache access logs from `ANALYTICS_ACCESS_LOG_DIR` landed as `page` events.
+
+    Only what is new since the last import is read (rotation-aware). The events go through the same landing
+    zone as tracked ones, so the landing sensor compacts them with the rest of their arrival day.
+    """
+    settings = load_settings()
+    if settings.access_log_dir is None:
+        return dg.MaterializeResult(metadata={"skipped": "ANALYTICS_ACCESS_LOG_DIR is not set", "events": 0})
+    report = import_access_logs(settings.access_log_dir, settings.lake_path,
+                                settings.data_dir / "state" / "access_logs.json", settings.access_log_site_url,
+                                salt=settings.pii_salt.get_secret_value())
+    return dg.MaterializeResult(metadata={
+        "log_dir": dg.MetadataValue.path(str(settings.access_log_dir)),
+        "files_read": report.files,
+        "files_unchanged": report.files_unchanged,
+        "lines": report.lines,
+        "events": report.events,
+        "bot_events": report.bots,
+        "skipped_by_reason": dg.MetadataValue.json(report.skipped_by_reason),
+        "quarantined": report.quarantined,
+        "landed_files": dg.MetadataValue.json([str(path) for path in report.landed_files]),
+    })
+
+
+access_log_job = dg.define_asset_job("access_log_import", selection=[access_log_import])
+access_log_schedule = dg.ScheduleDefinition(
+    job=access_log_job, cron_schedule="5 * * * *", execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every hour: land what the web servers logged since the last import.",
+)

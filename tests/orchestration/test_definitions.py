@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 
 from collector.landing import LandingZone, partition_key
-from orchestration.collect.assets import landing_events
+from orchestration.collect.assets import access_log_import, landing_events
 from orchestration.definitions import defs
 
 
@@ -14,7 +16,7 @@ def test_code_location_loads(monkeypatch):
     definitions = defs()
     dg.Definitions.validate_loadable(definitions)
     assert {key.to_user_string() for key in definitions.resolve_all_asset_keys()} == {
-        "landing/events", "bronze/events", "gold/daily_event_rollup"}
+        "landing/events", "landing/access_logs", "bronze/events", "gold/daily_event_rollup"}
     partitions = definitions.resolve_job_def("lake_daily").partitions_def
     assert partitions.get_first_partition_key() == "2025-06-01"
     bronze = definitions.get_assets_def(["bronze", "events"])
@@ -37,3 +39,27 @@ def test_landing_observation_counts_sealed_files(tmp_path, monkeypatch):
     assert result.metadata["newest_received_date"] == "2025-11-30"
     assert result.metadata["files_by_received_date"].value == {"2025-11-29": 2, "2025-11-30": 1}
     assert result.data_version.value == "2025-11-30:3:17"
+
+
+def test_access_log_asset_lands_new_requests_once(tmp_path, monkeypatch):
+    logs = tmp_path / "nginx"
+    logs.mkdir()
+    (logs / "access.log").write_text(
+        '81.2.69.142 - - [28/Nov/2026:10:00:00 +0000] "GET /pricing HTTP/1.1" 200 512 "-" "Mozilla/5.0 (X11; Linux x86_64)"\n'
+        '81.2.69.142 - - [28/Nov/2026:10:00:01 +0000] "GET /app.css HTTP/1.1" 200 90 "-" "Mozilla/5.0 (X11; Linux x86_64)"\n'
+        '66.249.66.1 - - [28/Nov/2026:10:00:02 +0000] "GET / HTTP/1.1" 200 900 "-" "Googlebot/2.1"\n')
+    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ANALYTICS_ACCESS_LOG_DIR", str(logs))
+    monkeypatch.setenv("ANALYTICS_ACCESS_LOG_SITE_URL", "https://shop.example.com")
+
+    def materialize() -> dict:
+        with dg.DagsterInstance.ephemeral() as instance:
+            (event,) = dg.materialize([access_log_import], instance=instance).get_asset_materialization_events()
+        return {k: getattr(v, "value", v) for k, v in event.event_specific_data.materialization.metadata.items()}
+
+    first = materialize()
+    assert (first["events"], first["bot_events"], first["skipped_by_reason"]) == (2, 1, {"static_asset": 1})
+    landed = [line for path in (tmp_path / "data/lake/landing").rglob("*.ndjson") for line in path.read_text().splitlines()]
+    assert sorted(json.loads(line)["properties"]["url"] for line in landed) == [
+        "https://shop.example.com/", "https://shop.example.com/pricing"]
+    assert materialize()["events"] == 0  # nothing new: nothing landed twice
