@@ -32,8 +32,9 @@ def _seal(lake: Path, day: str, name: str, data: bytes) -> None:
 
 
 def _tick(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
-    context = dg.build_sensor_context(cursor=cursor, instance=dg.DagsterInstance.ephemeral())
-    requests = list(landing_sealed_files_sensor(context))
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_sensor_context(cursor=cursor, instance=instance)
+        requests = list(landing_sealed_files_sensor(context))
     return requests, context.cursor
 
 
