@@ -253,11 +253,9 @@ class CollectorApp:
         if not rejected:
             return
         received_at = _iso_millis(received_ms)
-        lines = b"\n".join(orjson.dumps({"reason": reason, "message": message, "receivedAt": received_at,
-                                         "sourceId": source_id, "event": event},
-                                        option=orjson.OPT_NON_STR_KEYS)
-                           for reason, message, event in rejected)
-        await self.quarantine.commit(partition_key(received_ms), lines + b"\n")
+        lines = b"".join(protocol.quarantine_line(reason, message, received_at, source_id, event)
+                         for reason, message, event in rejected)
+        await self.quarantine.commit(partition_key(received_ms), lines)
 
     def _authenticate_header(self, authorization: bytes | None) -> str | None:
         """The source of an HTTP Basic write key (user part, empty password); None if no header."""

@@ -127,3 +127,11 @@ def stamp_event(event: dict, implied_type: str | None, received_at: str, source_
     event["receivedAt"] = received_at
     event["sourceId"] = source_id
     return event
+
+
+def quarantine_line(reason: str, message: str, received_at: str, source_id: str, event: object) -> bytes:
+    """One line of ``quarantine/collector/``: why the event was refused, when, from which source, and the
+    event (or the unparseable body) as sent."""
+    record = {"reason": reason, "message": message, "receivedAt": received_at, "sourceId": source_id,
+              "event": event}
+    return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS) + b"\n"

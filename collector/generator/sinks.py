@@ -32,7 +32,7 @@ from segment import analytics
 
 from collector.generator.model import Chunk, iso_ms
 from collector.landing import LandingZone, partition_key
-from collector.protocol import check_event, stamp_event
+from collector.protocol import check_event, quarantine_line, stamp_event
 
 HOUR_MS = 3_600_000
 
@@ -86,8 +86,7 @@ class LandingSink:
                 lines.append(dumps(stamp_event(events[i], None, received[i], source)) + b"\n")
             else:
                 reason, message = check_event(events[i]) or ("accepted", "")
-                lines.append(dumps({"reason": reason, "message": message, "receivedAt": received[i],
-                                    "sourceId": source, "event": events[i]}) + b"\n")
+                lines.append(quarantine_line(reason, message, received[i], source, events[i]))
         hours = chunk.arrival_ms[order] // HOUR_MS
         malformed = order >= chunk.valid
         for zone, in_zone in (("landing", ~malformed), ("quarantine", malformed)):
