@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import httpx
 
 from analytics_settings import REPO_ROOT, load_settings
 from collector.generator.model import GeneratorConfig
@@ -27,7 +26,7 @@ from collector.generator.sinks import HttpSink
 from collector.landing import sealed_files, summarize
 from orchestration.definitions import defs
 from orchestration.lake.resources import SparkJobRunner
-from orchestration.up import dagster_home
+from orchestration.up import answers, dagster_home
 
 DEMO_WRITE_KEYS = "web=demo-web-key"  # used only when ANALYTICS_WRITE_KEYS is not set
 
@@ -39,21 +38,13 @@ def _port_is_free(host: str, port: int) -> bool:
 
 def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while not answers(f"{url}/healthz"):
         if process.poll() is not None:
             sys.exit(f"demo: the collector exited with {process.returncode} while starting; see its log above")
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    sys.exit(f"demo: the collector did not answer {url}/healthz within {timeout:g} s")
-
-
-def _metric(metrics_text: str, name: str) -> int:
-    return sum(int(float(line.rsplit(" ", 1)[1])) for line in metrics_text.splitlines()
-               if line.startswith((name + "{", name + " ")))
+        if time.monotonic() > deadline:
+            process.kill()
+            sys.exit(f"demo: the collector did not answer {url}/healthz within {timeout:g} s")
+        time.sleep(0.1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,9 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    env = {**os.environ}
-    env.setdefault("ANALYTICS_WRITE_KEYS", DEMO_WRITE_KEYS)
-    os.environ.update(ANALYTICS_WRITE_KEYS=env["ANALYTICS_WRITE_KEYS"])
+    os.environ.setdefault("ANALYTICS_WRITE_KEYS", DEMO_WRITE_KEYS)  # the collector child inherits it
     settings = load_settings()
     url = f"http://{settings.collector_host}:{settings.collector_port}"
     if not _port_is_free(settings.collector_host, settings.collector_port):
@@ -72,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                  "`make up`?); stop it, or set ANALYTICS_COLLECTOR_PORT to a free port")
 
     print(f"starting the collector on {url} (data in {settings.data_dir})", flush=True)
-    collector = subprocess.Popen([sys.executable, "-m", "collector", "--log-level", "WARNING"], cwd=REPO_ROOT,
-                                 env=env)
+    collector = subprocess.Popen([sys.executable, "-m", "collector", "--log-level", "WARNING"], cwd=REPO_ROOT)
     try:
         _wait_healthy(url, collector)
         yesterday = datetime.now(UTC).date() - timedelta(days=1)
@@ -82,19 +70,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sending a day of traffic ({args.users:,} visitors, {yesterday}) through the collector…", flush=True)
         summary = generate(config, HttpSink(url, settings.write_keys[0].key.get_secret_value()),
                            run_folder(settings.data_dir, run_name) / "truth")
-        metrics = httpx.get(url + "/metrics", timeout=5).text
     finally:
         collector.terminate()  # SIGTERM: drain in-flight requests, seal the open files
         collector.wait(60)
 
     lake = settings.lake_path
     landing, quarantine = summarize(lake / "landing"), summarize(lake / "quarantine" / "collector")
-    accepted = _metric(metrics, "collector_events_accepted_total")
-    rejected = summary.sink.rejected or 0
     print()
-    print(f"accepted    {accepted:>9,} events in this run ({summary.duplicates:,} of them client retries "
+    print(f"accepted    {summary.sink.accepted:>9,} events in this run ({summary.duplicates:,} of them client retries "
           "with a known messageId, removed downstream)")
-    print(f"quarantined {rejected:>9,} malformed events, each with its reason")
+    print(f"quarantined {summary.sink.rejected:>9,} malformed events, each with its reason")
     print(f"landing     {lake / 'landing'}  ({landing.files} sealed files, {landing.bytes / 1e6:.1f} MB, "
           f"arrival days {', '.join(sorted(landing.files_by_day))})")
     print(f"quarantine  {lake / 'quarantine' / 'collector'}  ({quarantine.files} sealed files)")

@@ -46,7 +46,8 @@ def dagster_home(data_dir: Path) -> Path:
     return home
 
 
-def _ready(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 now."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         while all(p.poll() is None for p in processes.values()):
             for name, url in list(waiting.items()):
-                if _ready(url):
+                if answers(url):
                     print(f"{name} ready: {url.rsplit('/', 1)[0]}", flush=True)
                     del waiting[name]
             if waiting and time.monotonic() > deadline:
