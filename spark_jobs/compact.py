@@ -365,10 +365,10 @@ def _earlier_message_ids(spark: SparkSession, lake: LakeFileSystem, bronze_root:
 
 def _write_quarantine(lake: LakeFileSystem, parsed: DataFrame, received_date: str) -> str | None:
     target = lake.uri("quarantine", "lake", f"received_date={received_date}")
-    rejected = parsed.where(F.col("problem").isNotNull()).withColumn("status", F.col("problem"))
+    rejected = parsed.where(F.col("problem").isNotNull())
     messages = F.create_map(*(F.lit(x) for pair in QUARANTINE_REASONS.items() for x in pair))
     staging = lake.staging(f"quarantine-{received_date}-")
-    (rejected.select(F.col("status").alias("reason"), messages[F.col("status")].alias("message"),
+    (rejected.select(F.col("problem").alias("reason"), messages[F.col("problem")].alias("message"),
                      F.lit(received_date).alias("received_date"), "source_file", "line")
      .repartition(1).sortWithinPartitions("source_file", "line").write.json(staging))
     lake.replace_folder(staging, target)

@@ -26,7 +26,6 @@ def spark_session(settings: Settings, app_name: str) -> tuple[SparkSession, floa
         .config("spark.sql.mapKeyDedupPolicy", "LAST_WIN")  # a query string may repeat a parameter
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.sql.adaptive.enabled", "true")
-        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.sql.parquet.compression.codec", "snappy")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
