@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     )
     access_log_dir: Path | None = Field(default=None, description="nginx/Apache access logs to import.")
     access_log_site_url: str = Field(default="http://localhost", description="Scheme and host of logged paths.")
+    warehouse_path: Path | None = Field(
+        default=None, description="The served DuckDB warehouse; `<data_dir>/warehouse/analytics.duckdb` if unset.")
+    duckdb_memory_limit: str = Field(default="4GB", description="DuckDB's memory cap for dbt builds (it spills past it).")
+    duckdb_threads: int = Field(default=2, description="DuckDB threads for dbt builds.")
+    session_inactivity_minutes: int = Field(default=30, description="Inactivity that ends a session.")
+
     pii_salt: SecretStr = Field(default=SecretStr(DEFAULT_SALT),
                                 description="Key of every salted hash (identifiers, visitor ids of access "
                                             "logs); set a secret of your own in production.")
@@ -128,6 +134,17 @@ class Settings(BaseSettings):
                 "on local disk (sync the landing zone to object storage with your tool of choice)"
             )
         return Path(self.lake_root.removeprefix("file://"))
+
+    @property
+    def served_warehouse(self) -> Path:
+        """The DuckDB file readers attach (dashboards, reports, alerts, ML scoring)."""
+        return self.warehouse_path or self.data_dir / "warehouse" / "analytics.duckdb"
+
+    @property
+    def build_warehouse(self) -> Path:
+        """The copy dbt builds into, next to the served file so that publishing is one rename."""
+        served = self.served_warehouse
+        return served.with_name(f"{served.stem}.build{served.suffix}")
 
     def source_for_key(self, presented: str) -> str | None:
         """The source id whose write key equals ``presented``, compared in constant time."""

@@ -1,0 +1,109 @@
+{{ config(materialized='incremental', incremental_strategy='recompute_sessions', on_schema_change='fail') }}
+-- depends_on: {{ ref('stg_events') }}, {{ ref('int_identities') }}
+{%- set gap = "interval " ~ var('session_inactivity_minutes') ~ " minutes" -%}
+{%- set max_session_ms = var('session_max_hours') * 3600000 -%}
+-- Sessions: a user's events (all devices, after stitching) with less than `session_inactivity_minutes`
+-- between consecutive ones form an activity run; a run longer than `session_max_hours` is cut into slices
+-- of that length from its first event. A session crossing midnight stays one session.
+--
+-- Incremental runs recompute only the users whose events arrived in this run, from the start of the
+-- earliest activity run a new event could join (a run ending less than the inactivity gap before the first
+-- new event), so a session is never split between runs and the result equals a full refresh. Users whose
+-- anonymous ids were linked since are recomputed entirely (their earlier sessions were filed under the
+-- anonymous id). See the `recompute_sessions` strategy in macros/.
+with events as (
+    select * from {{ ref('int_events_stitched') }}
+),
+
+{% if is_incremental() %}
+touched as (
+    select user_key, min(event_time) as first_new_event_at
+    from events
+    where event_id in (select event_id from {{ ref('stg_events') }})
+    group by user_key
+),
+
+merged as (
+    -- ids that sessions are filed under but that now resolve to another user
+    select identity.user_key, list(distinct identity.linked_id order by identity.linked_id) as merged_keys
+    from {{ ref('int_identities') }} as identity
+    where identity.linked_id in (select distinct user_key from {{ this }})
+    group by identity.user_key
+),
+
+open_runs as (
+    select touched.user_key, touched.first_new_event_at, min(session.activity_started_at) as open_run_started_at
+    from touched
+    left join {{ this }} as session
+        on session.user_key = touched.user_key
+       and session.session_end > touched.first_new_event_at - {{ gap }}
+    group by all
+),
+
+recompute as (
+    select
+        coalesce(open_runs.user_key, merged.user_key) as user_key,
+        case when merged.user_key is not null then '-infinity'::timestamp
+             else least(open_runs.first_new_event_at, open_runs.open_run_started_at) end as recomputed_from,
+        coalesce(merged.merged_keys, []::varchar[]) as merged_keys
+    from open_runs
+    full join merged on merged.user_key = open_runs.user_key
+),
+
+scoped as (
+    select events.*, recompute.recomputed_from, recompute.merged_keys
+    from events
+    join recompute on recompute.user_key = events.user_key and events.event_time >= recompute.recomputed_from
+),
+{% else %}
+scoped as (
+    select *, null::timestamp as recomputed_from, []::varchar[] as merged_keys
+    from events
+),
+{% endif %}
+
+runs as (
+    select *,
+        sum(case when previous_event_at is null or event_time - previous_event_at >= {{ gap }} then 1 else 0 end)
+            over (partition by user_key order by event_time, event_id rows unbounded preceding) as run_number
+    from (
+        select *, lag(event_time) over (partition by user_key order by event_time, event_id) as previous_event_at
+        from scoped
+    )
+),
+
+sliced as (
+    select *,
+        date_diff('millisecond', activity_started_at, event_time) // {{ max_session_ms }} as slice
+    from (select *, min(event_time) over (partition by user_key, run_number) as activity_started_at from runs)
+)
+
+select
+    md5(user_key || '|' || strftime(min(event_time), '%Y-%m-%dT%H:%M:%S.%g')) as session_id,
+    user_key,
+    min(event_time)                                                               as session_start,
+    max(event_time)                                                               as session_end,
+    any_value(activity_started_at)                                                as activity_started_at,
+    count(*)                                                                      as events,
+    count(*) filter (where event_type in ('page', 'screen'))                      as page_views,
+    count(*) filter (where event_name = 'Order Completed')                        as purchases,
+    coalesce(sum(revenue) filter (where event_name = 'Order Completed'), 0)      as revenue,
+    first(coalesce(page_path, page_name) order by event_time, event_id)
+        filter (where event_type in ('page', 'screen'))                           as landing_page,
+    last(coalesce(page_path, page_name) order by event_time, event_id)
+        filter (where event_type in ('page', 'screen'))                           as exit_page,
+    first(referrer_class order by event_time, event_id)                           as referrer_class,
+    first(referrer_host order by event_time, event_id)                            as referrer_host,
+    first(utm_source order by event_time, event_id)                               as utm_source,
+    first(utm_medium order by event_time, event_id)                               as utm_medium,
+    first(utm_campaign order by event_time, event_id)                             as utm_campaign,
+    first(device_type order by event_time, event_id)                              as device_type,
+    first(browser order by event_time, event_id)                                  as browser,
+    first(os order by event_time, event_id)                                       as os,
+    first(country_code order by event_time, event_id)                             as country_code,
+    bool_or(is_identified)                                                        as is_identified,
+    bool_or(is_bot)                                                               as is_bot,
+    any_value(recomputed_from)                                                    as recomputed_from,
+    any_value(merged_keys)                                                        as merged_keys
+from sliced
+group by user_key, run_number, slice

@@ -1,0 +1,15 @@
+-- One row per day from the first event day to the last (plus a year ahead for forecasts).
+with bounds as (
+    select min(event_date) as first_day, max(event_date) as last_day from {{ ref('fct_events') }}
+)
+
+select
+    day::date                               as date_day,
+    extract('isodow' from day)::integer     as iso_day_of_week,
+    dayname(day)                            as day_name,
+    extract('isodow' from day) in (6, 7)    as is_weekend,
+    date_trunc('week', day)::date           as week_start,
+    date_trunc('month', day)::date          as month_start,
+    date_trunc('quarter', day)::date        as quarter_start,
+    extract('year' from day)::integer       as year
+from bounds, range(bounds.first_day, bounds.last_day + interval 366 day, interval 1 day) as days(day)

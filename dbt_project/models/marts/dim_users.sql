@@ -1,0 +1,38 @@
+-- Users as their identify calls describe them, slowly changing (type 2): a new version each time the
+-- traits people slice by change; `valid_to` is the next version's `valid_from`, null for the current one.
+with identifies as (
+    select
+        user_key,
+        event_time,
+        event_id,
+        traits ->> '$.email' as email,
+        traits ->> '$.name'  as name,
+        traits ->> '$.plan'  as plan,
+        group_id
+    from {{ ref('int_events_stitched') }}
+    where event_type = 'identify' and user_key is not null and not is_bot
+),
+
+changes as (
+    select *,
+        row(email, name, plan) is distinct from
+            lag(row(email, name, plan)) over (partition by user_key order by event_time, event_id) as is_change
+    from identifies
+),
+
+versions as (
+    select user_key, event_time as valid_from, email, name, plan
+    from changes
+    where is_change
+)
+
+select
+    md5(user_key || '|' || strftime(valid_from, '%Y-%m-%dT%H:%M:%S.%g'))      as user_version_key,
+    user_key,
+    email,
+    name,
+    coalesce(plan, 'unknown')                                                  as plan,
+    valid_from,
+    lead(valid_from) over (partition by user_key order by valid_from)          as valid_to,
+    lead(valid_from) over (partition by user_key order by valid_from) is null  as is_current
+from versions
