@@ -8,7 +8,7 @@ PY := .venv/bin/python
 UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 ARGS ?=
 
-.PHONY: help setup browser demo test up generate bench lint clean
+.PHONY: help setup browser demo test up pipeline docs generate bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,12 @@ test: setup browser  ## every test (CI runs exactly this)
 
 up: setup  ## the collector (ANALYTICS_COLLECTOR_HOST:PORT) and Dagster UI + daemon (127.0.0.1:3000); Ctrl-C stops both
 	$(PY) -m orchestration.up $(ARGS)
+
+pipeline: setup  ## bring the warehouse up to date: every landed arrival day not yet through the chain (ARGS=--full-refresh)
+	$(PY) -m orchestration.pipeline $(ARGS)
+
+docs: setup  ## generate and serve the dbt docs site of the served warehouse (127.0.0.1:8081)
+	$(PY) -m warehouse docs $(ARGS)
 
 generate: setup  ## generate traffic (ARGS="--users 2000 --days 7 --sink landing")
 	$(PY) -m collector.generator $(ARGS)

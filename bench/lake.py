@@ -22,12 +22,8 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -36,17 +32,16 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.measure import Traffic, cached_landing, generate_shard, link_landing, run_measured
+
 DAY1 = date(2026, 3, 2)
 DAY2 = DAY1 + timedelta(days=1)
-CALIBRATION_USERS = 2000
-GENERATOR_SHARDS = 2  # parallel generator processes (different seeds, so different messageIds)
 BYTES_PER_EVENT_ESTIMATE = 1100
 GOAL_SIZE = 10_000_000
 GOAL_RATIO = 3.0
 GOAL_PEAK_GB = 6.0
 DUCKDB_MEMORY_LIMIT = "4GB"
 DUCKDB_THREADS = 2
-SAMPLE_SECONDS = 0.2
 
 # The stored-event fields the compaction reads (spark_jobs/schema.py), as DuckDB types.
 DUCKDB_COLUMNS = """{
@@ -89,134 +84,20 @@ COPY (
 """
 
 
-# ------------------------------------------------------------------ measuring a process tree
-
-
-class TreeMonitor:
-    """Peak RSS summed over a process and all its descendants, sampled every SAMPLE_SECONDS."""
-
-    def __init__(self, pid: int):
-        self.root = psutil.Process(pid)
-        self.peak_bytes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            total = 0
-            try:
-                processes = [self.root, *self.root.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                break
-            for process in processes:
-                try:
-                    total += process.memory_info().rss
-                except psutil.NoSuchProcess:
-                    pass
-            self.peak_bytes = max(self.peak_bytes, total)
-            self._stop.wait(SAMPLE_SECONDS)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return self.peak_bytes / 1e9
-
-
-def run_measured(command: list[str], env: dict, log: Path, timeout: float = 6 * 3600) -> tuple[float, float]:
-    """Run ``command``; (wall seconds, peak tree RSS in GB). Fails with the log's tail on a non-zero exit."""
-    started = time.perf_counter()
-    with open(log, "wb") as output:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=output,
-                                   stderr=subprocess.STDOUT)
-        monitor = TreeMonitor(process.pid)
-        try:
-            code = process.wait(timeout=timeout)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            peak = monitor.stop()
-    seconds = time.perf_counter() - started
-    if code != 0:
-        raise RuntimeError(f"{' '.join(command[:4])} … exited with {code}; log {log}:\n"
-                           f"{log.read_text(errors='replace')[-4000:]}")
-    return seconds, peak
-
-
 # ------------------------------------------------------------------ landing data (generated once per size)
 
-
-def _count_landing(lake: Path) -> dict[str, dict[str, int]]:
-    counts: Counter = Counter()
-    sizes: Counter = Counter()
-    for path in (lake / "landing").glob("received_date=*/hour=*/*.ndjson"):
-        day = path.parent.parent.name.removeprefix("received_date=")
-        with open(path, "rb") as handle:
-            counts[day] += sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b""))
-        sizes[day] += path.stat().st_size
-    return {day: {"events": counts[day], "bytes": sizes[day]} for day in sorted(counts)}
-
-
-def generate_shard(lake: Path, users: int, seed: int) -> None:
-    """One generator process: two days from DAY1 for ``users`` users into ``lake``'s landing zone."""
-    from collector.generator.model import GeneratorConfig
-    from collector.generator.run import generate
-    from collector.generator.sinks import LandingSink
-
-    truth = Path(tempfile.mkdtemp(prefix="bench-lake-truth-"))
-    try:
-        generate(GeneratorConfig(start=DAY1, users=users, days=2, seed=seed),
-                 LandingSink(lake, "bench", writer_id=f"bench-{seed}"), truth)
-    finally:
-        shutil.rmtree(truth, ignore_errors=True)
-
-
-def calibration(cache: Path) -> float:
-    """Events arriving on day 1 per generated user (cached)."""
-    path = cache / "calibration.json"
-    if path.exists():
-        return json.loads(path.read_text())["events_per_user_day1"]
-    with tempfile.TemporaryDirectory(prefix="bench-lake-calibrate-", dir=cache) as folder:
-        generate_shard(Path(folder) / "lake", CALIBRATION_USERS, seed=100)
-        counts = _count_landing(Path(folder) / "lake")
-    per_user = counts[DAY1.isoformat()]["events"] / CALIBRATION_USERS
-    path.write_text(json.dumps({"events_per_user_day1": per_user, "counts": counts}))
-    return per_user
+TRAFFIC = Traffic(start=DAY1, days=2, counted_days=(DAY1,))
 
 
 def landing_for(events: int, cache: Path) -> tuple[Path, dict]:
     """The cached landing zone for ``events`` day-1 events (generated now if missing)."""
-    folder = cache / f"events-{events}"
-    done = folder / "complete.json"
-    if done.exists():
-        return folder / "lake", json.loads(done.read_text())
-    per_user = calibration(cache)
-    users = max(GENERATOR_SHARDS, round(events / per_user))
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    print(f"  generating ~{events:,} events ({users:,} users x 2 days, {GENERATOR_SHARDS} processes) "
-          f"into {folder} …", flush=True)
-    started = time.perf_counter()
-    shards = [subprocess.Popen([sys.executable, __file__, "--generate-shard", str(folder / "lake"),
-                                str(users // GENERATOR_SHARDS + (i < users % GENERATOR_SHARDS)), str(i + 1)],
-                               cwd=REPO, stdin=subprocess.DEVNULL) for i in range(GENERATOR_SHARDS)]
-    if any(shard.wait() != 0 for shard in shards):
-        raise RuntimeError(f"generating the landing data for {events:,} events failed")
-    shutil.rmtree(folder / "lake" / "quarantine", ignore_errors=True)  # the collector's; not compacted
-    info = {"users": users, "seconds": round(time.perf_counter() - started, 1),
-            "days": _count_landing(folder / "lake")}
-    done.write_text(json.dumps(info, indent=2))
-    return folder / "lake", info
+    return cached_landing(events, cache, TRAFFIC, calibration_key="events_per_user_day1", label="2 days")
 
 
 def fresh_lake(source: Path, target: Path) -> None:
     """A new lake at ``target`` whose landing files are hard links to the cached ones."""
     shutil.rmtree(target.parent, ignore_errors=True)
-    for path in (source / "landing").rglob("*.ndjson"):
-        link = target / path.relative_to(source)
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.link(path, link)
+    link_landing(source, target)
 
 
 def check_disk(cache: Path, sizes: list[int]) -> list[int]:
@@ -353,7 +234,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.generate_shard:
         lake, users, seed = args.generate_shard
-        generate_shard(Path(lake), int(users), int(seed))
+        generate_shard(Path(lake), int(users), int(seed), DAY1, TRAFFIC.days)
         return 0
     if args.duckdb_reference:
         return duckdb_main(*args.duckdb_reference)

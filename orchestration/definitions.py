@@ -2,7 +2,8 @@
 
 Nothing here reads the environment or the lake at import time. ``defs`` is loaded lazily when Dagster
 loads the code location; it reads one setting then, ``ANALYTICS_PIPELINE_START_DATE``, because Dagster
-needs the first daily partition to build the partitioned assets. Assets, the schedule and the sensor call
+needs the first daily partition to build the partitioned assets, and parses the dbt project when its
+manifest is older than its files (the dbt assets are read from it). Assets, the schedule and the sensor call
 ``load_settings()`` when they run.
 """
 
@@ -17,10 +18,12 @@ from orchestration.collect.assets import (
     access_log_schedule,
     landing_events,
 )
-from orchestration.lake.assets import arrival_days, build_lake_assets, lake_daily_job
+from orchestration.daily import daily_job
+from orchestration.lake.assets import arrival_days, build_lake_assets
 from orchestration.lake.resources import SparkJobRunner
-from orchestration.lake.schedules import lake_daily_schedule
-from orchestration.lake.sensors import landing_sealed_files_sensor
+from orchestration.schedules import daily_schedule
+from orchestration.sensors import landing_sealed_files_sensor
+from orchestration.warehouse.assets import build_warehouse_assets, dbt_resource
 
 
 def collect_definitions() -> dg.Definitions:
@@ -28,17 +31,18 @@ def collect_definitions() -> dg.Definitions:
                           schedules=[access_log_schedule])
 
 
-def lake_definitions() -> dg.Definitions:
+def daily_chain_definitions() -> dg.Definitions:
+    """The lake and the warehouse, on the same arrival-day partitions, and what triggers them."""
     partitions = arrival_days(load_settings().pipeline_start_date)
     return dg.Definitions(
-        assets=build_lake_assets(partitions),
-        jobs=[lake_daily_job],
-        schedules=[lake_daily_schedule],
+        assets=[*build_lake_assets(partitions), build_warehouse_assets(partitions)],
+        jobs=[daily_job],
+        schedules=[daily_schedule],
         sensors=[landing_sealed_files_sensor],
-        resources={"spark": SparkJobRunner()},
+        resources={"spark": SparkJobRunner(), "dbt": dbt_resource()},
     )
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions.merge(collect_definitions(), lake_definitions())
+    return dg.Definitions.merge(collect_definitions(), daily_chain_definitions())

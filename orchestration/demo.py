@@ -1,9 +1,10 @@
 """``make demo``: the main job on the embedded defaults.
 
 Starts the collector, drives a realistic day of traffic into it over HTTP with the generator, stops it
-gracefully (which seals the landing files), then materializes today's arrival day through the lake assets
-(Spark compaction to bronze, gold rollup) in the Dagster instance of ``make up``, so the runs show in its
-UI. Prints where everything landed and the headline counts.
+gracefully (which seals the landing files), then runs ``make pipeline``: the daily chain (Spark compaction
+to bronze, gold rollup, dbt build of the warehouse, its tests, publish) in the Dagster instance of
+``make up``, so the run shows in its UI. Prints where everything landed and headline numbers read through
+the metrics module.
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
 from analytics_settings import REPO_ROOT, load_settings
 from collector.generator.model import GeneratorConfig
 from collector.generator.run import generate, run_folder
 from collector.generator.sinks import HttpSink
 from collector.landing import sealed_files, summarize
-from orchestration.definitions import defs
-from orchestration.lake.resources import SparkJobRunner
+from metrics import SemanticLayer
+from orchestration.pipeline import run_pipeline
 from orchestration.up import answers, dagster_home
+from warehouse.__main__ import DOCS_PORT
 
 DEMO_WRITE_KEYS = "web=demo-web-key"  # used only when ANALYTICS_WRITE_KEYS is not set
 
@@ -87,31 +90,41 @@ def main(argv: list[str] | None = None) -> int:
     for path in sealed_files(lake / "landing")[-3:]:
         print(f"  {path.relative_to(lake)}")
     print()
-    run_lake(datetime.now(UTC).date().isoformat(), settings.data_dir)
+    run_pipeline_and_report(settings.data_dir)
     return 0
 
 
-def run_lake(arrival_day: str, data_dir: Path) -> None:
-    """Materialize one arrival day through bronze and gold, recorded in `make up`'s Dagster instance."""
+def run_pipeline_and_report(data_dir: Path) -> None:
+    """`make pipeline` in `make up`'s Dagster instance, then headline numbers from the served warehouse."""
     os.environ["DAGSTER_HOME"] = str(dagster_home(data_dir))
-    definitions = defs()
-    assets = [definitions.get_assets_def(["bronze", "events"]),
-              definitions.get_assets_def(["gold", "daily_event_rollup"])]
-    print(f"compacting arrival day {arrival_day} with Spark (bronze, then gold)…", flush=True)
+    print("running the daily chain (Spark compaction and rollup, dbt build, tests, publish)…", flush=True)
     with dg.DagsterInstance.get() as instance:
-        result = dg.materialize(assets, partition_key=arrival_day, instance=instance,
-                                resources={"spark": SparkJobRunner()}, raise_on_error=False)
+        result = run_pipeline(instance)
     if not result.success:
-        sys.exit("demo: the lake run failed; its log is in the Dagster UI (make up) and above")
-    metadata = {event.asset_key.to_user_string(): event.event_specific_data.materialization.metadata
-                for event in result.get_asset_materialization_events()}
-    bronze, gold = metadata["bronze/events"], metadata["gold/daily_event_rollup"]
-    print(f"bronze      {bronze['rows_out'].value:>9,} events from {bronze['rows_in'].value:,} lines "
-          f"({bronze['duplicates_within_day'].value:,} duplicates removed, "
-          f"{bronze['quarantined_total'].value:,} quarantined, {bronze['bot_events'].value:,} bots flagged)")
-    print(f"            {bronze['path'].value}  (event days {', '.join(bronze['event_dates'].value)})")
-    print(f"gold        {gold['events_total'].value:>9,} events rolled up for {', '.join(gold['event_dates'].value)}")
-    print(f"Dagster run {result.run_id}: see it with `make up` at http://127.0.0.1:3000")
+        sys.exit(f"demo: the pipeline run {result.run_id} failed; its log is above and in the Dagster UI (make up)")
+    settings = load_settings()
+    print(f"warehouse   {settings.served_warehouse}  (arrival days {', '.join(result.days) or 'already up to date'})")
+    print_headlines(settings.served_warehouse)
+    print()
+    print("Dagster UI  http://127.0.0.1:3000   (make up)")
+    print(f"dbt docs    http://127.0.0.1:{DOCS_PORT}   (make docs)")
+
+
+HEADLINES = (("events", "events", "{:,.0f}"), ("sessions", "sessions", "{:,.0f}"),
+             ("active users", "active_users", "{:,.0f}"), ("new users", "new_users", "{:,.0f}"),
+             ("avg session", "average_session_duration", "{:,.0f} s"), ("bounce rate", "bounce_rate", "{:.1%}"),
+             ("revenue", "revenue", "{:,.2f} (mixed currencies)"),
+             ("signup → purchase", "signup_to_purchase_conversion_rate", "{:.1%}"))
+
+
+def print_headlines(served: Path) -> None:
+    """The served warehouse's totals, asked by metric name through the semantic layer."""
+    with SemanticLayer(served) as layer:
+        totals = layer.query([name for _, name, _ in HEADLINES], grain=None).iloc[0]
+    print("headlines   (the metrics module, over everything served)")
+    for label, name, shape in HEADLINES:
+        value = totals[name]
+        print(f"  {label:<18} {'n/a' if pd.isna(value) else shape.format(value)}")  # n/a: nothing to divide by
 
 
 if __name__ == "__main__":

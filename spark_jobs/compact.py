@@ -59,6 +59,24 @@ class CompactionReport:
     spark_startup_seconds: float = 0.0
     seconds: float = 0.0
 
+    @classmethod
+    def combine(cls, reports: list[CompactionReport]) -> CompactionReport:
+        """One report for several arrival days: counts added up, days and paths listed once."""
+        if len(reports) == 1:
+            return reports[0]
+        combined = cls(f"{reports[0].received_date}..{reports[-1].received_date}")
+        for report in reports:
+            for name in ("landing_files", "rows_in", "rows_out", "duplicates_within_day", "duplicates_across_days",
+                         "late_events", "clamped_events", "offline_queued_events", "bot_events", "bytes_written"):
+                setattr(combined, name, getattr(combined, name) + getattr(report, name))
+            for reason, count in report.quarantined.items():
+                combined.quarantined[reason] = combined.quarantined.get(reason, 0) + count
+            combined.bronze_paths += report.bronze_paths
+        combined.event_dates = sorted({day for report in reports for day in report.event_dates})
+        quarantines = [report.quarantine_path for report in reports if report.quarantine_path]
+        combined.quarantine_path = quarantines[0].rsplit("/received_date=", 1)[0] if quarantines else None
+        return combined
+
 
 def _time(column: Column) -> Column:
     return column.try_cast("timestamp")
@@ -279,10 +297,12 @@ def _apply_pii(rows: DataFrame, sources: set[str], settings: Settings) -> DataFr
     )
 
 
-def compact(received_date: str, settings: Settings | None = None) -> CompactionReport:
+def compact(received_dates: list[str], settings: Settings | None = None) -> CompactionReport:
+    """Compact the arrival days in date order on one session (each day reads the bronze of the days before)."""
     settings = settings or load_settings()
-    return run_job(settings, f"compact {received_date}", lambda spark: compact_arrival_day(spark, received_date,
-                                                                                          settings))
+    days = sorted(set(received_dates))
+    return run_job(settings, f"compact {days[0]}" + (f"..{days[-1]}" if len(days) > 1 else ""),
+                   lambda spark: CompactionReport.combine([compact_arrival_day(spark, day, settings) for day in days]))
 
 
 def compact_arrival_day(spark: SparkSession, received_date: str, settings: Settings) -> CompactionReport:
@@ -386,7 +406,9 @@ def _replace_arrival_day(lake: LakeFileSystem, bronze_root: str, received_date: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark_jobs.compact", description=__doc__.splitlines()[0])
-    parser.add_argument("--received-date", required=True, type=utc_day, help="the arrival day to compact (UTC)")
+    parser.add_argument("--received-date", action="append", required=True, type=utc_day,
+                        help="an arrival day to compact (UTC); repeat it to compact several in one Spark session, "
+                             "in date order")
     add_report_option(parser)
     args = parser.parse_args(argv)
     return emit_report(compact(args.received_date), args.report)

@@ -29,6 +29,9 @@ LAKE_POOL = "lake"
 # Spark jobs fail for passing reasons (a lost executor, a full disk being cleaned); a job that fails for
 # good fails three times, 10 s and 20 s apart. Re-running a day is idempotent.
 LAKE_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+# A backfill (or `make pipeline` catching up) runs its range of days in one run: one Spark session for all
+# of them instead of a JVM start per day, in date order.
+SINGLE_RUN = dg.BackfillPolicy.single_run()
 
 
 def arrival_days(start: date) -> dg.DailyPartitionsDefinition:
@@ -38,16 +41,19 @@ def arrival_days(start: date) -> dg.DailyPartitionsDefinition:
 
 def build_lake_assets(partitions_def: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefinition]:
     @dg.asset(key=["bronze", "events"], deps=[landing_events], partitions_def=partitions_def, group_name="lake",
-              kinds={"spark", "parquet"}, retry_policy=LAKE_RETRY_POLICY, pool=LAKE_POOL)
+              kinds={"spark", "parquet"}, retry_policy=LAKE_RETRY_POLICY, pool=LAKE_POOL,
+              backfill_policy=SINGLE_RUN)
     def bronze_events(context: dg.AssetExecutionContext, spark: SparkJobRunner) -> dg.MaterializeResult:
         """Events as Parquet under `lake/bronze/events/event_date=D/received_date=R/`, one partition per arrival day R.
 
         `spark_jobs.compact` reads the day's sealed landing files, keeps one row per messageId (also
         against earlier arrival days), corrects event time for client clock skew, enriches (event names,
         UTM, referrer, user agent, bots, country), applies the PII policy and replaces the day's folders.
-        Lines it cannot accept go to `lake/quarantine/lake/received_date=R/` with their reason.
+        Lines it cannot accept go to `lake/quarantine/lake/received_date=R/` with their reason. A range of
+        days (a backfill) is compacted in one session, in date order.
         """
-        report = spark.run(context, "spark_jobs.compact", ["--received-date", context.partition_key])
+        days = context.partition_keys  # one day, or a backfill's range in one Spark session
+        report = spark.run(context, "spark_jobs.compact", [arg for day in days for arg in ("--received-date", day)])
         quarantined = report["quarantined"]
         metadata = {
             "dagster/row_count": report["rows_out"],
@@ -74,16 +80,19 @@ def build_lake_assets(partitions_def: dg.DailyPartitionsDefinition) -> list[dg.A
         return dg.MaterializeResult(metadata=metadata)
 
     @dg.asset(key=["gold", "daily_event_rollup"], deps=[bronze_events], partitions_def=partitions_def,
-              group_name="lake", kinds={"spark", "parquet"}, retry_policy=LAKE_RETRY_POLICY, pool=LAKE_POOL)
+              group_name="lake", kinds={"spark", "parquet"}, retry_policy=LAKE_RETRY_POLICY, pool=LAKE_POOL,
+              backfill_policy=SINGLE_RUN)
     def gold_daily_event_rollup(context: dg.AssetExecutionContext, spark: SparkJobRunner) -> dg.MaterializeResult:
         """Events, distinct identities and revenue per event day, event name, country and device type.
 
         `lake/gold/daily_event_rollup/event_date=D/`, read by dbt as a source. The partition is the
         arrival day R: the event days that received events on R are rolled up again over all their arrivals.
         """
-        event_dates = event_dates_to_roll_up(load_settings().lake_root, context.partition_key)
+        lake_root = load_settings().lake_root
+        event_dates = sorted({day for arrival in context.partition_keys
+                              for day in event_dates_to_roll_up(lake_root, arrival)})
         if not event_dates:
-            context.log.info(f"no bronze rows arrived on {context.partition_key}: nothing to roll up")
+            context.log.info(f"no bronze rows arrived on {', '.join(context.partition_keys)}: nothing to roll up")
             return dg.MaterializeResult(metadata={"dagster/row_count": 0, "event_dates": dg.MetadataValue.json([]),
                                                   "events_total": 0})
         args = [arg for event_date in event_dates for arg in ("--event-date", event_date)]
@@ -100,13 +109,6 @@ def build_lake_assets(partitions_def: dg.DailyPartitionsDefinition) -> list[dg.A
         })
 
     return [bronze_events, gold_daily_event_rollup]
-
-
-# The job the schedule and the sensor run: one arrival day through bronze and gold.
-lake_daily_job = dg.define_asset_job(
-    "lake_daily", selection=dg.AssetSelection.assets(["bronze", "events"], ["gold", "daily_event_rollup"]),
-    description="Compact one arrival day into bronze and roll up the event days it touched into gold.",
-)
 
 
 def event_dates_to_roll_up(lake_root: str, received_date: str) -> list[str]:

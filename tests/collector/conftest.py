@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,19 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WRITE_KEYS = "web=wk_test"
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 20.0
 # uvicorn finishes its graceful shutdown and then re-raises the SIGTERM it caught, so -15 is a clean stop.
 GRACEFUL_EXIT_CODES = frozenset({0, -signal.SIGTERM})
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (another process could take it before we do)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def read_ndjson_events(files: list[Path]) -> list[dict]:

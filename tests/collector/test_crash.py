@@ -15,7 +15,8 @@ import uuid
 import httpx
 
 from collector.landing import sealed_files
-from tests.collector.conftest import free_port, start_collector
+from tests.collector.conftest import start_collector
+from tests.conftest import free_port
 
 KILLS = 50
 CLIENTS = 8

@@ -15,15 +15,28 @@ def test_code_location_loads(monkeypatch):
     monkeypatch.setenv("ANALYTICS_PIPELINE_START_DATE", "2025-06-01")
     definitions = defs()
     dg.Definitions.validate_loadable(definitions)
-    assert {key.to_user_string() for key in definitions.resolve_all_asset_keys()} == {
-        "landing/events", "landing/access_logs", "bronze/events", "gold/daily_event_rollup"}
-    partitions = definitions.resolve_job_def("lake_daily").partitions_def
+    keys = {key.to_user_string() for key in definitions.resolve_all_asset_keys()}
+    assert {"landing/events", "landing/access_logs", "bronze/events", "gold/daily_event_rollup", "staging/stg_events",
+            "intermediate/int_sessions", "marts/fct_events", "marts/dim_sessions", "marts/fct_retention",
+            "marts/fct_funnels"} <= keys
+    daily = definitions.resolve_job_def("daily")
+    assert {key.to_user_string() for key in daily.asset_layer.executable_asset_keys} == keys - {
+        "landing/events", "landing/access_logs"}
+    partitions = daily.partitions_def
     assert partitions.get_first_partition_key() == "2025-06-01"
     bronze = definitions.get_assets_def(["bronze", "events"])
     assert bronze.group_names_by_key[bronze.key] == "lake"
     assert bronze.specs_by_key[bronze.key].kinds == {"spark", "parquet"}
     assert bronze.op.retry_policy == dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
     assert bronze.op.pool == "lake"
+
+    warehouse = definitions.get_assets_def(["marts", "fct_events"])
+    assert warehouse.op.pool == "warehouse" and warehouse.partitions_def == partitions
+    assert warehouse.backfill_policy == dg.BackfillPolicy.single_run()
+    stg_events = definitions.get_assets_def(["staging", "stg_events"])
+    assert dg.AssetKey(["bronze", "events"]) in stg_events.asset_deps[dg.AssetKey(["staging", "stg_events"])]
+    checks = {f"{key.asset_key.to_user_string()}:{key.name}" for key in definitions.resolve_asset_graph().asset_check_keys}
+    assert "marts/fct_events:unique_fct_events_event_id" in checks  # dbt tests are asset checks
 
 
 def test_landing_observation_counts_sealed_files(tmp_path, monkeypatch):

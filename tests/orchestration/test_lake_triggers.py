@@ -12,8 +12,8 @@ import yaml
 
 from orchestration.lake.assets import arrival_days, event_dates_to_roll_up
 from orchestration.lake.resources import SparkJobRunner
-from orchestration.lake.schedules import lake_daily_schedule
-from orchestration.lake.sensors import landing_sealed_files_sensor
+from orchestration.schedules import daily_schedule
+from orchestration.sensors import landing_sealed_files_sensor
 from orchestration.up import dagster_home
 
 
@@ -40,13 +40,13 @@ def _tick(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
 
 def test_schedule_runs_yesterdays_arrival_day(lake: Path):
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2024, 3, 5, 0, 30, tzinfo=UTC))
-    request = lake_daily_schedule(context)
+    request = daily_schedule(context)
     assert (request.partition_key, request.run_key) == ("2024-03-04", "2024-03-04")
-    assert lake_daily_schedule.cron_schedule == "30 0 * * *"
-    assert lake_daily_schedule.execution_timezone == "UTC"
+    assert daily_schedule.cron_schedule == "30 0 * * *"
+    assert daily_schedule.execution_timezone == "UTC"
 
     first = dg.build_schedule_context(scheduled_execution_time=datetime(2024, 1, 1, 0, 30, tzinfo=UTC))
-    assert isinstance(lake_daily_schedule(first), dg.SkipReason)  # 2023-12-31 is before the start date
+    assert isinstance(daily_schedule(first), dg.SkipReason)  # 2023-12-31 is before the start date
 
 
 def test_sensor_requests_exactly_the_arrival_days_whose_sealed_files_changed(lake: Path):

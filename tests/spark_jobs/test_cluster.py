@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import pytest
 from collector.generator.model import GeneratorConfig
 from collector.generator.run import generate
 from collector.generator.sinks import LandingSink
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +37,6 @@ DAY = date(2026, 3, 2)
 USERS = 300  # about 3,000 events arriving on DAY
 CLUSTER_START_TIMEOUT_SECONDS = 60.0
 COMPACT_TIMEOUT_SECONDS = 240.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def spark_home() -> Path:

@@ -23,8 +23,23 @@ with candidate_links as (
                         union all
                         select previous_id from {{ ref('stg_events') }} where event_type = 'alias')
     {% endif %}
+),
+
+winners as (
+    select linked_id, user_id, linked_at, event_id, linked_by
+    from candidate_links
+    qualify row_number() over (partition by linked_id order by linked_at, event_id) = 1
 )
 
-select linked_id, user_id, linked_at, event_id, linked_by
-from candidate_links
-qualify row_number() over (partition by linked_id order by linked_at, event_id) = 1
+select
+    winners.*,
+    -- the user a late, earlier link took this id from (int_sessions rebuilds both users' sessions)
+    {% if is_incremental() %}
+    case when known.user_id <> winners.user_id then known.user_id end as moved_from_user_id
+    {% else %}
+    null::varchar as moved_from_user_id
+    {% endif %}
+from winners
+{% if is_incremental() %}
+left join {{ this }} as known on known.linked_id = winners.linked_id
+{% endif %}

@@ -1,5 +1,5 @@
 {{ config(materialized='incremental', incremental_strategy='recompute_sessions', on_schema_change='fail') }}
--- depends_on: {{ ref('stg_events') }}, {{ ref('int_identities') }}
+-- depends_on: {{ ref('stg_events') }}, {{ ref('int_identities') }}, {{ ref('int_identity_links') }}
 {%- set gap = "interval " ~ var('session_inactivity_minutes') ~ " minutes" -%}
 {%- set max_session_ms = var('session_max_hours') * 3600000 -%}
 -- Sessions: a user's events (all devices, after stitching) with less than `session_inactivity_minutes`
@@ -10,7 +10,8 @@
 -- earliest activity run a new event could join (a run ending less than the inactivity gap before the first
 -- new event), so a session is never split between runs and the result equals a full refresh. Users whose
 -- anonymous ids were linked since are recomputed entirely (their earlier sessions were filed under the
--- anonymous id). See the `recompute_sessions` strategy in macros/.
+-- anonymous id), and so are both users of an id that a late, earlier link moved from one to the other.
+-- See the `recompute_sessions` strategy in macros/.
 with events as (
     select * from {{ ref('int_events_stitched') }}
 ),
@@ -31,6 +32,26 @@ merged as (
     group by identity.user_key
 ),
 
+moved as (
+    -- a late link that happened before the known one moved an id to another user: both users' sessions
+    -- are rebuilt whole (the id's events leave the first and join the second)
+    select identity.user_key
+    from {{ ref('int_identity_links') }} as link
+    join {{ ref('int_identities') }} as identity on identity.linked_id = link.linked_id
+    where link.moved_from_user_id is not null and link.event_id in (select event_id from {{ ref('stg_events') }})
+    union
+    select coalesce(previous_owner.user_key, link.moved_from_user_id)
+    from {{ ref('int_identity_links') }} as link
+    left join {{ ref('int_identities') }} as previous_owner on previous_owner.linked_id = link.moved_from_user_id
+    where link.moved_from_user_id is not null and link.event_id in (select event_id from {{ ref('stg_events') }})
+),
+
+rebuilt as (
+    select user_key, merged_keys from merged
+    union all
+    select user_key, []::varchar[] from moved where user_key not in (select user_key from merged)
+),
+
 open_runs as (
     select touched.user_key, touched.first_new_event_at, min(session.activity_started_at) as open_run_started_at
     from touched
@@ -42,12 +63,12 @@ open_runs as (
 
 recompute as (
     select
-        coalesce(open_runs.user_key, merged.user_key) as user_key,
-        case when merged.user_key is not null then '-infinity'::timestamp
+        coalesce(open_runs.user_key, rebuilt.user_key) as user_key,
+        case when rebuilt.user_key is not null then '-infinity'::timestamp
              else least(open_runs.first_new_event_at, open_runs.open_run_started_at) end as recomputed_from,
-        coalesce(merged.merged_keys, []::varchar[]) as merged_keys
+        coalesce(rebuilt.merged_keys, []::varchar[]) as merged_keys
     from open_runs
-    full join merged on merged.user_key = open_runs.user_key
+    full join rebuilt on rebuilt.user_key = open_runs.user_key
 ),
 
 scoped as (

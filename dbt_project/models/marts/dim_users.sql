@@ -1,16 +1,19 @@
 -- Users as their identify calls describe them, slowly changing (type 2): a new version each time the
 -- traits people slice by change; `valid_to` is the next version's `valid_from`, null for the current one.
 with identifies as (
+    -- traits are partial updates (Segment): a trait an identify call leaves out keeps its last value
     select
         user_key,
         event_time,
         event_id,
-        traits ->> '$.email' as email,
-        traits ->> '$.name'  as name,
-        traits ->> '$.plan'  as plan,
+        last_value(traits ->> '$.email' ignore nulls) over history as email,
+        last_value(traits ->> '$.name' ignore nulls) over history  as name,
+        last_value(traits ->> '$.plan' ignore nulls) over history  as plan,
         group_id
     from {{ ref('int_events_stitched') }}
     where event_type = 'identify' and user_key is not null and not is_bot
+    window history as (partition by user_key order by event_time, event_id
+                       rows between unbounded preceding and current row)
 ),
 
 changes as (

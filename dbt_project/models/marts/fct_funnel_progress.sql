@@ -23,7 +23,7 @@ with track_events as (
          where later.user_key = previous.user_key
            and later.event_name = '{{ step }}'
            and later.event_time >= previous.step_{{ n - 1 }}_at
-           and later.event_time <= previous.step_1_at + {{ window }}) as step_{{ n }}_at
+           and later.event_time < previous.step_1_at + {{ window }}) as step_{{ n }}_at
     from {{ funnel.name }}_step_{{ n - 1 }} as previous
 ),
 {% endfor %}

@@ -1,4 +1,4 @@
-"""Compact an arrival day again whenever the collector seals new landing files for it."""
+"""Run the chain for an arrival day again whenever the collector seals new landing files for it."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import dagster as dg
 
 from analytics_settings import load_settings
 from collector.landing import summarize
-from orchestration.lake.assets import arrival_days, lake_daily_job
+from orchestration.daily import daily_job
+from orchestration.lake.assets import arrival_days
 
 WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 
 
-@dg.sensor(job=lake_daily_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(job=daily_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
 def landing_sealed_files_sensor(context: dg.SensorEvaluationContext):
-    """Requests a lake run for every arrival day whose sealed landing files changed since the last tick.
+    """Requests a run of the chain for every arrival day whose sealed landing files changed since the last tick.
 
     The cursor maps each arrival day to the (files, bytes) last seen. Days before
     ANALYTICS_PIPELINE_START_DATE, and days after today, are not partitions and are skipped. A day whose
@@ -30,7 +31,7 @@ def landing_sealed_files_sensor(context: dg.SensorEvaluationContext):
         if seen.get(day) == state or not partitions.has_partition_key(day):
             continue
         seen[day] = state
-        if context.instance.get_runs(dg.RunsFilter(job_name=lake_daily_job.name, statuses=WAITING,
+        if context.instance.get_runs(dg.RunsFilter(job_name=daily_job.name, statuses=WAITING,
                                                    tags={"dagster/partition": day}), limit=1):
             context.log.info(f"{day}: a queued run will read its new files")
             continue

@@ -1,4 +1,4 @@
-"""The daily run of the lake: yesterday's arrival day, once it is complete."""
+"""The daily run of the chain: yesterday's arrival day, once it is complete."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from datetime import UTC, timedelta
 import dagster as dg
 
 from analytics_settings import load_settings
-from orchestration.lake.assets import arrival_days, lake_daily_job
+from orchestration.daily import daily_job
+from orchestration.lake.assets import arrival_days
 
 
-@dg.schedule(job=lake_daily_job, cron_schedule="30 0 * * *", execution_timezone="UTC",
+@dg.schedule(job=daily_job, cron_schedule="30 0 * * *", execution_timezone="UTC",
              default_status=dg.DefaultScheduleStatus.RUNNING)
-def lake_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    """At 00:30 UTC, compact yesterday's arrival day (the collector seals its last files within minutes).
+def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    """At 00:30 UTC, run yesterday's arrival day through the chain (the collector seals its last files within minutes).
 
     The sensor already compacts days as files are sealed; this run is the one that sees the day complete.
     """

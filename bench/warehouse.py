@@ -1,0 +1,869 @@
+"""Warehouse benchmark: the whole daily chain (compaction through published warehouse), full and incremental,
+next to one DuckDB SQL script computing the same tables from the landing files.
+
+    .venv/bin/python bench/warehouse.py [--events 2000000 10000000] [--repeats 1] [--driver-memory 4g]
+
+For each size N the traffic generator's landing sink writes 31 simulated days with enough users that about
+N events arrive on arrival days 1..31 (cached under ``<data dir>/bench/warehouse/events-N/``, ~1.1 KB of
+NDJSON per event; what arrives after day 31 is cached but never used). Then, each in a fresh data folder
+whose landing files are hard links to the cache, ``ANALYTICS_PIPELINE_START_DATE`` = day 1, Spark local[*]
+with ``--driver-memory``, DuckDB at 4GB and 2 threads, every command measured as a subprocess (wall time,
+peak RSS summed over its whole process tree, JVM and dbt included, sampled every 0.2 s):
+  1. full history: days 1..31 landed, ``python -m orchestration.pipeline`` (one Dagster run: Spark
+     compaction, gold rollup, dbt build, publish); the stage split comes from the run's Dagster event log
+     and dbt's per-node times;
+  2. the reference: one DuckDB SQL script over the same landing files (dedup by messageId, Segment's
+     clock-skew correction, identity stitching, sessions, user activity, day and week retention, funnels);
+     its session, funnel and retention counts are checked against the warehouse's;
+  3. metric queries (``metrics.typical``, when it exists) against the full run's served warehouse:
+     median and p95 of each over ``--metric-repetitions``;
+  4. incremental: days 1..30 through the pipeline (the history run), then day 31 landed and the pipeline
+     again (measured);
+  5. the same day alone: only day 31's landing files (its late events of earlier days included), pipeline.
+Goals (at 10M): full pipeline <= 3x the reference; incremental day <= 2x the day alone; p95 of typical
+metric queries < 100 ms; peak memory <= 6 GB and not growing with history. Results are kept as JSON in
+``<data dir>/bench/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.measure import Traffic, cached_landing, link_landing, measure_command
+
+START = date(2026, 3, 2)
+DAYS = 31
+LAST_DAY = START + timedelta(days=DAYS - 1)
+HISTORY_DAYS = tuple(START + timedelta(days=d) for d in range(DAYS - 1))
+TRAFFIC = Traffic(start=START, days=DAYS, counted_days=(*HISTORY_DAYS, LAST_DAY))
+BYTES_PER_EVENT_ESTIMATE = 1100  # landing NDJSON
+WORKING_BYTES_PER_EVENT = 1100  # bronze, gold, the served warehouse and its build copy, spill (estimate)
+GOAL_SIZE = 10_000_000
+GOAL_FULL_RATIO = 3.0
+GOAL_INCREMENTAL_RATIO = 2.0
+GOAL_P95_MS = 100.0
+GOAL_PEAK_GB = 6.0
+GOAL_PEAK_GROWTH = 1.15  # incremental / alone: sampling noise, not growth
+DUCKDB_MEMORY_LIMIT = "4GB"
+DUCKDB_THREADS = 2
+METRIC_REPETITIONS = 30
+
+# The landing fields the reference reads, as DuckDB types (a subset of bench/lake.py's DUCKDB_COLUMNS).
+REFERENCE_COLUMNS = """{
+  messageId: 'VARCHAR', type: 'VARCHAR', event: 'VARCHAR', name: 'VARCHAR', userId: 'VARCHAR',
+  anonymousId: 'VARCHAR', previousId: 'VARCHAR', timestamp: 'VARCHAR', originalTimestamp: 'VARCHAR',
+  sentAt: 'VARCHAR', receivedAt: 'VARCHAR', properties: 'JSON',
+  context: 'STRUCT(userAgent VARCHAR, bot BOOLEAN, page STRUCT(path VARCHAR))'
+}"""
+# spark_jobs/enrich.py's built-in bot pattern in RE2 (no look-behind): "bot" not preceded by "cu".
+# ua-parser's "Spider" device family, which the compaction also counts as a bot, is not reproduced.
+BOT_PATTERN = (r"(^|^.|[^c].|c[^u])bot|crawl|spider|slurp|headless|python-requests|python-urllib|aiohttp|httpx"
+               r"|go-http-client|okhttp|java/|libwww|curl|wget|httpclient|axios|node-fetch|scrapy|phantomjs"
+               r"|selenium|puppeteer|playwright|lighthouse|facebookexternalhit|monitor|pingdom|uptime")
+
+
+# ------------------------------------------------------------------ the reference: one DuckDB SQL script
+
+
+def dbt_vars() -> dict:
+    """The dbt project's vars (funnels, session rules), so the reference computes what the models compute."""
+    import yaml
+
+    return yaml.safe_load((REPO / "dbt_project" / "dbt_project.yml").read_text())["vars"]
+
+
+# ------------------------------------------------------------------ the code under test
+
+CODE_IGNORED = {".venv", ".data", ".git", ".pytest_cache", ".ruff_cache", ".hypothesis", ".dagster_home", "mlruns",
+                "mlartifacts"}
+
+
+def _uncopied(folder: str, names: list[str]) -> set[str]:
+    relative = Path(folder).resolve().relative_to(REPO)
+    skipped = {name for name in names if name == "__pycache__" or name.endswith((".duckdb", ".wal"))}
+    if relative == Path("."):
+        skipped |= CODE_IGNORED & set(names)
+    elif relative == Path("dbt_project"):
+        skipped |= {"target", "logs", "dbt_packages"} & set(names)
+    elif relative == Path("bench"):
+        skipped |= {"results"} & set(names)
+    return skipped
+
+
+def code_snapshot(target: Path | None, cache: Path) -> Path:
+    """The code every command of this benchmark runs: a copy of the working tree taken now (or ``target``, one
+    taken earlier, with this benchmark's own files refreshed). Others edit the dbt project while a run lasts an
+    hour; a copy keeps one run's scenarios on the same models and its dbt target folder apart from theirs."""
+    if target is None:
+        target = cache / "code" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+        shutil.copytree(REPO, target, ignore=_uncopied)
+    elif not (target / "orchestration").is_dir():
+        sys.exit(f"--code {target}: not a code snapshot of this repository (no orchestration/ in it); "
+                 "leave --code out to take a new one")
+    else:
+        shutil.copytree(REPO / "bench", target / "bench", ignore=_uncopied, dirs_exist_ok=True)
+    return target.resolve()
+
+
+def in_code(module: str, *args: str) -> list[str]:
+    """The command running ``python -m module args`` from the snapshot (run it with ``cwd=code``)."""
+    return [sys.executable, "-m", module, *args]
+
+
+def reference_script(landing_glob: str, variables: dict, max_lateness_days: int = 30) -> list[tuple[str, str]]:
+    """(name, statement) pairs of the reference script, in order."""
+    gap = f"interval {int(variables['session_inactivity_minutes'])} minutes"
+    max_session_ms = int(variables["session_max_hours"]) * 3_600_000
+    to_time = "try_cast({} as timestamptz)::timestamp"  # ISO 8601 with Z, as UTC wall time (TimeZone = UTC)
+    events = f"""
+create table events as
+with landed as (
+    select *,
+        {to_time.format('receivedAt')} as received_at,
+        {to_time.format('coalesce(originalTimestamp, timestamp)')} as device_time,
+        {to_time.format('sentAt')} as sent_at
+    from read_json('{landing_glob}', format = 'newline_delimited', columns = {REFERENCE_COLUMNS},
+                   ignore_errors = true)
+),
+corrected as (
+    -- Segment's rule: receivedAt - (sentAt - originalTimestamp), bounded to receivedAt + 23 h
+    select *,
+        case when sent_at is not null and device_time is not null then received_at - (sent_at - device_time)
+             else coalesce(device_time, received_at) end as corrected_time
+    from landed
+),
+accepted as (
+    select *,
+        case when corrected_time > received_at + interval 23 hours then received_at
+             else corrected_time end as event_time
+    from corrected
+    -- what the compaction quarantines: no messageId, an unparseable time, older than the lateness limit
+    where messageId is not null and received_at is not null
+      and (timestamp is null or {to_time.format('timestamp')} is not null)
+      and (originalTimestamp is null or {to_time.format('originalTimestamp')} is not null)
+      and (sentAt is null or sent_at is not null)
+)
+select
+    messageId                                                                   as event_id,
+    type                                                                        as event_type,
+    case when type = 'track' then nullif(array_to_string(list_transform(
+             list_filter(regexp_split_to_array(event, '[\\s_-]+'), lambda w: w <> ''),
+             lambda w: upper(w[1]) || lower(w[2:])), ' '), '')
+         else type end                                                          as event_name,
+    userId                                                                      as user_id,
+    anonymousId                                                                 as anonymous_id,
+    previousId                                                                  as previous_id,
+    event_time,
+    event_time::date                                                            as event_date,
+    received_at,
+    coalesce(context.page.path, name)                                           as page,
+    try_cast(json_extract_string(properties, '$.revenue') as decimal(18, 2))    as revenue,
+    coalesce(context.bot, false)
+        or coalesce(regexp_matches(context.userAgent, '{BOT_PATTERN}', 'i'), false) as is_bot
+from accepted
+where event_time >= received_at - interval {max_lateness_days} days
+qualify row_number() over (partition by messageId order by received_at) = 1
+"""
+    identity_links = """
+create table identity_links as
+select linked_id, user_id, linked_at, event_id, linked_by
+from (
+    select anonymous_id as linked_id, user_id, event_time as linked_at, event_id, event_type as linked_by
+    from events
+    where anonymous_id is not null and user_id is not null and anonymous_id <> user_id
+    union all
+    select previous_id, user_id, event_time, event_id, 'alias'
+    from events
+    where event_type = 'alias' and previous_id is not null and user_id is not null and previous_id <> user_id
+)
+qualify row_number() over (partition by linked_id order by linked_at, event_id) = 1
+"""
+    identities = """
+create table identities as
+select link.linked_id, coalesce(alias.user_id, link.user_id) as user_key
+from identity_links as link
+left join identity_links as alias on alias.linked_id = link.user_id and alias.linked_by = 'alias'
+"""
+    stitched = """
+create view stitched as
+select event.*,
+    coalesce(by_user.user_key, event.user_id, by_anonymous.user_key, event.anonymous_id) as user_key,
+    coalesce(event.user_id, by_anonymous.user_key) is not null as is_identified
+from events as event
+left join identities as by_user on by_user.linked_id = event.user_id
+left join identities as by_anonymous on event.user_id is null and by_anonymous.linked_id = event.anonymous_id
+"""
+    sessions = f"""
+create table sessions as
+with runs as (
+    select *,
+        sum(case when previous_event_at is null or event_time - previous_event_at >= {gap} then 1 else 0 end)
+            over (partition by user_key order by event_time, event_id rows unbounded preceding) as run_number
+    from (select *, lag(event_time) over (partition by user_key order by event_time, event_id) as previous_event_at
+          from stitched)
+),
+sliced as (
+    select *, date_diff('millisecond', activity_started_at, event_time) // {max_session_ms} as slice
+    from (select *, min(event_time) over (partition by user_key, run_number) as activity_started_at from runs)
+)
+select
+    md5(user_key || '|' || strftime(min(event_time), '%Y-%m-%dT%H:%M:%S.%g'))  as session_id,
+    user_key,
+    min(event_time)                                                              as session_start,
+    max(event_time)                                                              as session_end,
+    count(*)                                                                     as events,
+    count(*) filter (where event_type in ('page', 'screen'))                     as page_views,
+    count(*) filter (where event_name = 'Order Completed')                       as purchases,
+    coalesce(sum(revenue) filter (where event_name = 'Order Completed'), 0)     as revenue,
+    arg_min(page, (event_time, event_id)) filter (where event_type in ('page', 'screen')) as landing_page,
+    bool_or(is_identified)                                                       as is_identified,
+    bool_or(is_bot)                                                              as is_bot
+from sliced
+group by user_key, run_number, slice
+"""
+    activity = """
+create table user_activity_daily as
+select *, min(activity_date) over (partition by user_key) as first_seen_date
+from (
+    select user_key, event_date as activity_date, count(*) as events,
+           coalesce(sum(revenue) filter (where event_name = 'Order Completed'), 0) as revenue
+    from stitched
+    where not is_bot
+    group by all
+)
+"""
+    grains = {"day": "{}", "week": "date_trunc('week', {})::date"}
+    periods = " union all ".join(
+        f"select '{grain}' as cohort_grain, {cut.format('first_seen_date')} as cohort_start, "
+        f"date_diff('{grain}', {cut.format('first_seen_date')}, {cut.format('activity_date')}) as period_number, "
+        f"user_key, revenue from user_activity_daily" for grain, cut in grains.items())
+    retention = f"""
+create table retention as
+with periods as ({periods}),
+cohorts as (
+    select cohort_grain, cohort_start, count(distinct user_key) as cohort_users from periods group by all
+),
+retained as (
+    select cohort_grain, cohort_start, period_number, count(distinct user_key) as retained_users,
+           sum(revenue) as revenue
+    from periods group by all
+),
+last_day as (select max(activity_date) as last_activity_date from user_activity_daily),
+grid as (
+    select cohorts.*, period_number
+    from cohorts, last_day,
+         range(0, date_diff(cohorts.cohort_grain, cohorts.cohort_start, last_day.last_activity_date) + 1)
+             as numbers(period_number)
+)
+select grid.cohort_grain, grid.cohort_start, grid.period_number, grid.cohort_users,
+       coalesce(retained.retained_users, 0) as retained_users,
+       coalesce(retained.retained_users, 0) / grid.cohort_users as retention_rate,
+       coalesce(retained.revenue, 0) as revenue
+from grid left join retained using (cohort_grain, cohort_start, period_number)
+"""
+    funnels = variables["funnels"]
+    step_names = sorted({step for funnel in funnels for step in funnel["steps"]})
+    ctes = ["track_events as (select user_key, event_name, event_time from stitched "
+            "where event_type = 'track' and not is_bot and event_name in ("
+            + ", ".join(f"'{name}'" for name in step_names) + "))"]
+    progress = []
+    for number, funnel in enumerate(funnels):
+        name, steps = f"funnel_{number}", funnel["steps"]
+        window = f"interval {int(funnel['conversion_window_days'])} days"
+        ctes.append(f"{name}_1 as (select user_key, min(event_time) as step_1_at from track_events "
+                    f"where event_name = '{steps[0]}' group by user_key)")
+        for n, step in enumerate(steps[1:], start=2):
+            ctes.append(
+                f"{name}_{n} as (select previous.*, (select min(later.event_time) from track_events as later "
+                f"where later.user_key = previous.user_key and later.event_name = '{step}' "
+                f"and later.event_time >= previous.step_{n - 1}_at "
+                f"and later.event_time <= previous.step_1_at + {window}) as step_{n}_at "
+                f"from {name}_{n - 1} as previous)")
+        completed = " + ".join(f"(step_{n}_at is not null)::int" for n in range(1, len(steps) + 1))
+        progress.append(f"select '{funnel['name']}' as funnel_name, user_key, step_1_at as entered_at, "
+                        f"{completed} as steps_completed from {name}_{len(steps)}")
+    funnel_progress = (f"create table funnel_progress as with {', '.join(ctes)} "
+                       + " union all ".join(progress))
+    steps_table = " union all ".join(
+        f"select '{funnel['name']}' as funnel_name, {n} as step_number, '{step}' as step_name, "
+        f"{len(funnel['steps'])} as step_count"
+        for funnel in funnels for n, step in enumerate(funnel["steps"], start=1))
+    funnel_steps = f"""
+create table funnels as
+with steps as ({steps_table})
+select steps.funnel_name, steps.step_number, steps.step_name,
+       count(*) filter (where progress.steps_completed >= steps.step_number) as entered,
+       case when steps.step_number < steps.step_count
+            then count(*) filter (where progress.steps_completed >= steps.step_number + 1) end as converted
+from steps join funnel_progress as progress using (funnel_name)
+group by steps.funnel_name, steps.step_number, steps.step_name, steps.step_count
+"""
+    return [("events (read, dedup, event time)", events), ("identity links", identity_links),
+            ("identities", identities), ("stitched events (view)", stitched), ("sessions", sessions),
+            ("user activity", activity), ("retention", retention), ("funnel progress", funnel_progress),
+            ("funnels", funnel_steps)]
+
+
+def reference_main(target: str, landing_glob: str) -> int:
+    """Run the reference script into the DuckDB file ``target``; prints its counts and timings as JSON."""
+    import duckdb
+
+    script = reference_script(landing_glob, dbt_vars())
+    for leftover in (Path(target), Path(f"{target}.wal")):
+        leftover.unlink(missing_ok=True)
+    Path(target).with_suffix(".sql").write_text(";\n".join(sql.strip() for _, sql in script) + ";\n")
+    started = time.perf_counter()
+    seconds = {}
+    with duckdb.connect(target, config={"memory_limit": DUCKDB_MEMORY_LIMIT, "threads": DUCKDB_THREADS,
+                                        "temp_directory": f"{target}.tmp"}) as db:
+        db.execute("set TimeZone = 'UTC'")
+        db.execute("set preserve_insertion_order = false")
+        for name, sql in script:
+            step = time.perf_counter()
+            try:
+                db.execute(sql)
+            except duckdb.Error as error:
+                raise RuntimeError(f"reference statement {name!r} failed: {error}") from None
+            seconds[name] = round(time.perf_counter() - step, 2)
+        total = time.perf_counter() - started
+        counts = summary_counts(db, {"events": "events", "sessions": "sessions", "identity_links": "identity_links",
+                                     "retention": "retention", "funnels": "funnels"})
+    print(json.dumps({"seconds": total, "statement_seconds": seconds, "counts": counts}))
+    return 0
+
+
+def summary_counts(db, tables: dict[str, str]) -> dict:
+    """What the warehouse and the reference must agree on (the same queries on both)."""
+    funnels = db.execute(f"select funnel_name, step_number, entered from {tables['funnels']} "
+                         "order by funnel_name, step_number").fetchall()
+    retention = db.execute(
+        f"select cohort_grain, count(distinct cohort_start), sum(cohort_users) filter (where period_number = 0), "
+        f"sum(retained_users) from {tables['retention']} group by 1 order by 1").fetchall()
+    return {
+        "events": db.execute(f"select count(*) from {tables['events']}").fetchone()[0],
+        "sessions": db.execute(f"select count(*) from {tables['sessions']}").fetchone()[0],
+        "identity_links": db.execute(f"select count(*) from {tables['identity_links']}").fetchone()[0],
+        "funnels": {name: [entered for f, _, entered in funnels if f == name] for name in sorted({f for f, *_ in funnels})},
+        "retention": {grain: {"cohorts": cohorts, "cohort_users": int(users), "retained_users": int(retained)}
+                      for grain, cohorts, users, retained in retention},
+    }
+
+
+WAREHOUSE_TABLES = {"events": "marts.fct_events", "sessions": "marts.dim_sessions",
+                    "identity_links": "intermediate.int_identity_links", "retention": "marts.fct_retention",
+                    "funnels": "(select * from marts.fct_funnels where dimension = 'all')"}
+
+
+def warehouse_counts(served: Path) -> dict:
+    import duckdb
+
+    with duckdb.connect(str(served), read_only=True) as db:
+        return summary_counts(db, WAREHOUSE_TABLES)
+
+
+# ------------------------------------------------------------------ the pipeline, measured
+
+
+def pipeline_env(data_dir: Path, driver_memory: str, code: Path) -> dict:
+    """The settings of every scenario; the snapshot's packages first on the path (the venv's editable install
+    points at the working tree)."""
+    env = {**os.environ, "PYTHONPATH": str(code),
+           "ANALYTICS_DATA_DIR": str(data_dir), "ANALYTICS_PIPELINE_START_DATE": START.isoformat(),
+           "ANALYTICS_SPARK_MASTER": "local[*]", "ANALYTICS_SPARK_DRIVER_MEMORY": driver_memory,
+           "ANALYTICS_SPARK_EXECUTOR_MEMORY": driver_memory, "ANALYTICS_DUCKDB_MEMORY_LIMIT": DUCKDB_MEMORY_LIMIT,
+           "ANALYTICS_DUCKDB_THREADS": str(DUCKDB_THREADS), "PYTHONUNBUFFERED": "1"}
+    for name in ("ANALYTICS_LAKE_URI", "ANALYTICS_WAREHOUSE_PATH", "DAGSTER_HOME"):
+        env.pop(name, None)
+    return env
+
+
+def process_kind(process: psutil.Process) -> str | None:
+    """Spark (the job's Python and its JVM) or dbt (DuckDB runs inside it); None: its parent's kind."""
+    command = process.cmdline()
+    if process.name() == "java" or any(part.startswith("spark_jobs.") for part in command[:4]):
+        return "spark"
+    if any(Path(part).name == "dbt" for part in command[:2]):
+        return "dbt"
+    return None
+
+
+RUN_ID = re.compile(r"\(run ([0-9a-f-]{36})\)")
+SPAN = re.compile(r"pipeline: arrival days (\S+) are up to date")
+
+
+def run_pipeline(data_dir: Path, driver_memory: str, code: Path, log: Path) -> dict:
+    """``python -m orchestration.pipeline`` in ``data_dir``: wall, peak memory, the days it ran, stage split."""
+    env = pipeline_env(data_dir, driver_memory, code)
+    launched = time.time()
+    measured = measure_command(in_code("orchestration.pipeline"), env, log, kind_of=process_kind, cwd=code)
+    text = log.read_text(errors="replace")
+    run_id, span = RUN_ID.search(text), SPAN.search(text)
+    if run_id is None or span is None:
+        raise RuntimeError(f"the pipeline in {data_dir} ran nothing; its log: {log}")
+    def named(by_kind: dict[str, float]) -> dict[str, float]:
+        return {("dagster" if kind == "root" else kind): gb for kind, gb in by_kind.items()}
+
+    result = {"wall": measured.seconds, "peak_gb": measured.peak_gb, "peak_gb_by_kind": named(measured.peak_gb_by_kind),
+              "at_peak_gb_by_kind": named(measured.at_peak_gb_by_kind), "peak_at_seconds": measured.peak_at_seconds,
+              "days": span.group(1), "run_id": run_id.group(1), "log": str(log)}
+    split = subprocess.run(in_code("bench.warehouse", "--stage-split", str(data_dir / "dagster"), run_id.group(1)),
+                           cwd=code, env={**env, "DAGSTER_HOME": str(data_dir / "dagster")},
+                           capture_output=True, text=True, check=False)
+    if split.returncode != 0:
+        print(f"    (no stage split: {split.stderr.strip().splitlines()[-1:]})", flush=True)
+        return result
+    result["stages"] = stage_split(json.loads(split.stdout.strip().splitlines()[-1]), launched,
+                                   launched + measured.seconds)
+    result["dbt"] = dbt_node_times(text)
+    result["sizes"] = folder_sizes(data_dir)
+    return result
+
+
+def stage_split_main(run_id: str) -> int:
+    """The timestamps of a pipeline run's steps and their reports, from the Dagster event log (JSON)."""
+    import dagster as dg
+
+    steps: dict[str, dict] = {}
+    messages: dict[str, float] = {}
+    reports: dict[str, dict] = {}
+    run: dict[str, float] = {}
+    with dg.DagsterInstance.get() as instance:
+        for entry in instance.all_logs(run_id):
+            event = entry.dagster_event
+            if event is None:
+                for prefix in ("Running dbt command", "Finished dbt command", "published "):
+                    if entry.user_message.startswith(prefix):
+                        messages.setdefault(prefix.strip(), entry.timestamp)
+                continue
+            kind = event.event_type_value
+            if kind in ("PIPELINE_START", "PIPELINE_SUCCESS", "PIPELINE_FAILURE"):
+                run[kind] = entry.timestamp
+            elif kind in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
+                steps.setdefault(entry.step_key, {})[kind] = entry.timestamp
+            elif kind == "ASSET_MATERIALIZATION" and entry.step_key in ("bronze__events", "gold__daily_event_rollup"):
+                metadata = event.event_specific_data.materialization.metadata
+                reports[entry.step_key] = {key: metadata[key].value for key in (
+                    "spark_startup_seconds", "seconds", "rows_in", "rows_out", "events_total") if key in metadata}
+    print(json.dumps({"run": run, "steps": steps, "messages": messages, "reports": reports}))
+    return 0
+
+
+def stage_split(log: dict, launched: float, ended: float) -> dict:
+    """Seconds per stage: before the run (imports, dbt parse), compaction, rollup, warehouse (copy of the
+    served file and dbt start, dbt build, publish) and after the run."""
+    steps, messages, reports, run = log["steps"], log["messages"], log["reports"], log["run"]
+
+    def step(key: str) -> float | None:
+        times = steps.get(key, {})
+        end = times.get("STEP_SUCCESS", times.get("STEP_FAILURE"))
+        return None if end is None or "STEP_START" not in times else end - times["STEP_START"]
+
+    split = {"before run": run.get("PIPELINE_START", launched) - launched,
+             "compaction": step("bronze__events"), "rollup": step("gold__daily_event_rollup"),
+             "warehouse": step("warehouse"),
+             "after run": ended - run.get("PIPELINE_SUCCESS", run.get("PIPELINE_FAILURE", ended))}
+    for key, name in (("bronze__events", "compaction"), ("gold__daily_event_rollup", "rollup")):
+        if key in reports:
+            split[f"{name} spark start-up"] = reports[key].get("spark_startup_seconds")
+            split[f"{name} rows"] = reports[key].get("rows_in", reports[key].get("events_total"))
+    start = steps.get("warehouse", {}).get("STEP_START")
+    running, finished, published = (messages.get(k) for k in ("Running dbt command", "Finished dbt command",
+                                                               "published"))
+    if start and running and finished and published:
+        split["warehouse copy + dbt start"] = running - start
+        split["warehouse dbt build"] = finished - running
+        split["warehouse publish"] = published - finished
+    return split
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+DBT_NODE = re.compile(r"^\d+ of \d+ (OK created sql (\w+) model (\S+)|PASS (\S+)|OK loaded seed file (\S+))"
+                      r".*\[\w+ in ([\d.]+)s\]")
+
+
+def dbt_node_times(log_text: str) -> dict:
+    """Per-node seconds of the dbt build, from its console lines (nodes overlap on DuckDB's 2 threads)."""
+    models: dict[str, float] = {}
+    tests = 0.0
+    for line in ANSI.sub("", log_text).splitlines():
+        match = DBT_NODE.match(line.strip())
+        if match is None:
+            continue
+        seconds = float(match.group(6))
+        if match.group(3):
+            models[match.group(3)] = seconds
+        else:
+            tests += seconds
+    slowest = dict(sorted(models.items(), key=lambda item: -item[1])[:6])
+    return {"models_seconds": round(sum(models.values()), 1), "tests_seconds": round(tests, 1),
+            "slowest_models": slowest}
+
+
+def folder_sizes(data_dir: Path) -> dict[str, int]:
+    def size(path: Path) -> int:
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+    return {"bronze": size(data_dir / "lake" / "bronze"), "gold": size(data_dir / "lake" / "gold"),
+            "warehouse": size(data_dir / "warehouse")}
+
+
+# ------------------------------------------------------------------ metric queries
+
+
+def metric_queries_main(repetitions: int) -> int:
+    """Time ``metrics.typical``'s queries on the served warehouse; prints JSON (or why it was skipped).
+
+    THE HOOK FOR ``metrics/typical.py``: it is being written by another engineer. Accepted shapes: a
+    ``typical_queries()`` function or a ``TYPICAL_QUERIES`` constant giving name -> a callable (called with
+    no argument) or a dict of keyword arguments for ``metrics.query``.
+    """
+    try:
+        import metrics
+        from metrics import typical
+    except ImportError as error:
+        print(json.dumps({"skipped": f"metrics.typical is not importable ({error}); no metric queries timed"}))
+        return 0
+    source = getattr(typical, "typical_queries", None) or getattr(typical, "TYPICAL_QUERIES", None)
+    if callable(source):
+        try:  # the range ends where the generated traffic does, whatever the warehouse says
+            queries = source(end=LAST_DAY + timedelta(days=1))
+        except TypeError:
+            queries = source()
+    else:
+        queries = source
+    if not queries:
+        print(json.dumps({"skipped": "metrics.typical has no typical_queries() / TYPICAL_QUERIES"}))
+        return 0
+    if not isinstance(queries, dict):
+        queries = {getattr(q, "__name__", f"query {i + 1}"): q for i, q in enumerate(queries)}
+    timings = {}
+    for name, query in queries.items():
+        def call(query=query):
+            return query() if callable(query) else metrics.query(**query)
+
+        started = time.perf_counter()
+        call()
+        first = (time.perf_counter() - started) * 1000
+        samples = []
+        for _ in range(repetitions):
+            started = time.perf_counter()
+            call()
+            samples.append((time.perf_counter() - started) * 1000)
+        samples.sort()
+        timings[name] = {"first_ms": first, "median_ms": statistics.median(samples),
+                         "p95_ms": samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))],
+                         "repetitions": repetitions}
+    print(json.dumps({"queries": timings}))
+    return 0
+
+
+def time_metric_queries(data_dir: Path, driver_memory: str, code: Path, repetitions: int, log: Path) -> dict:
+    completed = subprocess.run(in_code("bench.warehouse", "--metric-queries", str(repetitions)), cwd=code,
+                               env=pipeline_env(data_dir, driver_memory, code), capture_output=True, text=True,
+                               check=False)
+    log.write_text(completed.stdout + completed.stderr)
+    if completed.returncode != 0:
+        return {"skipped": f"metric queries failed (log {log}): "
+                           f"{(completed.stderr.strip().splitlines() or ['no output'])[-1][:200]}"}
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------ one size
+
+
+def fresh_data_dir(source: Path, data_dir: Path, days: tuple[date, ...]) -> None:
+    shutil.rmtree(data_dir, ignore_errors=True)
+    link_landing(source, data_dir / "lake", days)
+
+
+def measure(events: int, cache: Path, code: Path, driver_memory: str, repeat: int, repetitions: int, keep: bool,
+            result: dict) -> None:
+    """Every scenario of one size into ``result`` (filled as they finish, so a failure keeps what was measured)."""
+    source, result["info"] = cached_landing(events, cache, TRAFFIC, label=f"{DAYS} days")
+    run_root = cache / "runs" / f"events-{events}-{repeat}"
+    shutil.rmtree(run_root, ignore_errors=True)
+    logs = run_root / "logs"
+    logs.mkdir(parents=True)
+
+    def pipeline(name: str, data_dir: Path, what: str) -> dict:
+        print(f"    {name}: {what} …", flush=True)
+        run = result[name] = run_pipeline(data_dir, driver_memory, code, logs / f"pipeline-{name}.log")
+        print(f"      {run['wall']:.0f} s, peak {run['peak_gb']:.2f} GB ({_peaks(run)})", flush=True)
+        return run
+
+    def remove(*paths: Path) -> None:
+        for path in paths if not keep else ():
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+    try:
+        full = run_root / "full"
+        fresh_data_dir(source, full, TRAFFIC.counted_days)
+        pipeline("full", full, f"pipeline over arrival days 1..{DAYS}")
+        result["full"]["counts"] = warehouse_counts(full / "warehouse" / "analytics.duckdb")
+        print("    metric queries on the full run's warehouse …", flush=True)
+        result["metrics"] = time_metric_queries(full, driver_memory, code, repetitions, logs / "metric-queries.log")
+        print("    reference: one DuckDB SQL script over the same landing files …", flush=True)
+        target = run_root / "reference.duckdb"
+        glob = str(full / "lake" / "landing" / "received_date=*" / "hour=*" / "*.ndjson")
+        measured = measure_command(in_code("bench.warehouse", "--reference", str(target), glob),
+                                   {**os.environ, "PYTHONPATH": str(code)}, logs / "reference.log", cwd=code)
+        answer = json.loads((logs / "reference.log").read_text().strip().splitlines()[-1])
+        result["reference"] = {"wall": measured.seconds, "peak_gb": measured.peak_gb, **answer,
+                               "bytes": target.stat().st_size}
+        print(f"      {measured.seconds:.0f} s, peak {measured.peak_gb:.2f} GB", flush=True)
+        remove(full, target, Path(f"{target}.tmp"))
+
+        incremental = run_root / "incremental"
+        fresh_data_dir(source, incremental, HISTORY_DAYS)
+        pipeline("history", incremental, f"pipeline over arrival days 1..{DAYS - 1}")
+        link_landing(source, incremental / "lake", [LAST_DAY])
+        pipeline("incremental", incremental, f"day {DAYS} landed on top, pipeline again")
+        result["incremental"]["counts"] = warehouse_counts(incremental / "warehouse" / "analytics.duckdb")
+        remove(incremental)
+
+        alone = run_root / "alone"
+        fresh_data_dir(source, alone, (LAST_DAY,))
+        pipeline("alone", alone, f"pipeline over arrival day {DAYS} only")
+        remove(alone)
+    except Exception:
+        print(f"  a measurement failed; data and logs kept in {run_root}", flush=True)
+        raise
+    if result["incremental"]["days"] != LAST_DAY.isoformat():
+        print(f"  WARNING: the incremental run ran arrival days {result['incremental']['days']}, "
+              f"not only {LAST_DAY}", flush=True)
+
+
+def check_disk(cache: Path, sizes: list[int]) -> list[int]:
+    """The sizes that fit on the disk of ``cache`` (a clear warning for the others)."""
+    fitting = []
+    free = shutil.disk_usage(cache).free
+    for events in sizes:
+        cached = (cache / f"events-{events}" / "complete.json").exists()
+        # landing (unless cached; ~5% arrives after day 31) + one scenario's lake and warehouse at a time
+        need = events * (BYTES_PER_EVENT_ESTIMATE * (0 if cached else 1.05) + WORKING_BYTES_PER_EVENT)
+        if need > free:
+            print(f"  SKIPPED {events:,} events: needs ~{need / 1e9:.0f} GB on {cache}, "
+                  f"{free / 1e9:.0f} GB free (df -h {cache})")
+            continue
+        free -= need
+        fitting.append(events)
+    return fitting
+
+
+# ------------------------------------------------------------------ report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, nargs="+", default=[2_000_000, 10_000_000],
+                        help="sizes: events arriving on days 1..31")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--driver-memory", default="4g", help="ANALYTICS_SPARK_DRIVER_MEMORY (local mode)")
+    parser.add_argument("--metric-repetitions", type=int, default=METRIC_REPETITIONS,
+                        help="timed repetitions of each metric query (after one warm-up)")
+    parser.add_argument("--keep", action="store_true", help="keep each scenario's data folder (disk!)")
+    parser.add_argument("--code", type=Path, default=None,
+                        help="run the code snapshot of an earlier run (default: copy the working tree now)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="cache of generated landing data (default <ANALYTICS_DATA_DIR>/bench/warehouse)")
+    parser.add_argument("--reference", nargs=2, metavar=("TARGET", "GLOB"), help=argparse.SUPPRESS)
+    parser.add_argument("--stage-split", nargs=2, metavar=("DAGSTER_HOME", "RUN_ID"), help=argparse.SUPPRESS)
+    parser.add_argument("--metric-queries", type=int, metavar="REPETITIONS", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.reference:
+        return reference_main(*args.reference)
+    if args.stage_split:
+        return stage_split_main(args.stage_split[1])
+    if args.metric_queries:
+        return metric_queries_main(args.metric_queries)
+
+    from analytics_settings import load_settings
+
+    cache = (args.data_dir or load_settings().data_dir / "bench" / "warehouse").resolve()
+    cache.mkdir(parents=True, exist_ok=True)
+    header = (f"warehouse benchmark: the daily chain (python -m orchestration.pipeline; Spark local[*] driver "
+              f"{args.driver_memory}, DuckDB memory_limit={DUCKDB_MEMORY_LIMIT} threads={DUCKDB_THREADS}) vs one "
+              f"DuckDB SQL script (same limits), {DAYS} days from {START}, {args.repeats} repeat(s), "
+              f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 1e9:.0f} GB RAM, load "
+              f"{os.getloadavg()[0]:.1f}")
+    print(header, flush=True)
+    results: dict[int, list[dict]] = {}
+    started = datetime.now(UTC)
+    results_file = cache.parent / "results" / f"warehouse-{started:%Y%m%dT%H%M%SZ}.json"
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    code = code_snapshot(args.code, cache)
+    print(f"  code under test: {code} (a copy of the working tree; --code {code} runs it again)", flush=True)
+
+    def save() -> None:
+        results_file.write_text(json.dumps({"command": sys.argv, "header": header, "code": str(code),
+                                            "results": results}, indent=2, default=str))
+
+    for events in check_disk(cache, args.events):
+        print(f"\n  {events:,} events", flush=True)
+        results[events] = []
+        for repeat in range(args.repeats):
+            result: dict = {}
+            results[events].append(result)
+            try:
+                measure(events, cache, code, args.driver_memory, repeat, args.metric_repetitions, args.keep, result)
+            except Exception as error:
+                result["failed"] = str(error)[-3000:]
+                save()
+                print(f"  partial results: {results_file}", flush=True)
+                raise
+            save()
+        print_size(events, results[events])
+    print_goals(results)
+    print(f"\n  results: {results_file} (load now {os.getloadavg()[0]:.1f})")
+    return 0
+
+
+def _median(runs: list[dict], *keys: str) -> float:
+    values = []
+    for run in runs:
+        value = run
+        for key in keys:
+            value = value[key]
+        values.append(value)
+    return statistics.median(values)
+
+
+def _stages(run: dict) -> str:
+    stages = run.get("stages", {})
+
+    def s(key: str) -> str:
+        value = stages.get(key)
+        return "?" if value is None else f"{value:.0f}"
+
+    parts = [f"before run {s('before run')} s",
+             f"compaction {s('compaction')} s (Spark start-up {s('compaction spark start-up')})",
+             f"rollup {s('rollup')} s (start-up {s('rollup spark start-up')})",
+             (f"warehouse {s('warehouse')} s (copy + dbt start {s('warehouse copy + dbt start')}, "
+              f"dbt build {s('warehouse dbt build')}, publish {s('warehouse publish')})"),
+             f"after run {s('after run')} s"]
+    return " | ".join(parts)
+
+
+def _peaks(run: dict) -> str:
+    """Each kind's share of the peak sample, and when it was."""
+    shares = ", ".join(f"{kind} {gb:.2f}" for kind, gb in sorted(run["at_peak_gb_by_kind"].items()))
+    return f"at {run['peak_at_seconds']:.0f} s: {shares}"
+
+
+def print_size(events: int, runs: list[dict]) -> None:
+    info = runs[0]["info"]
+    days = [info["days"].get(day.isoformat(), {"events": 0, "bytes": 0}) for day in TRAFFIC.counted_days]
+    lines, size = sum(d["events"] for d in days), sum(d["bytes"] for d in days)
+    m = lambda *keys: _median(runs, *keys)
+    print(f"\n  {events:,} events target: days 1..{DAYS} {lines:,} lines ({size / 1e9:.2f} GB NDJSON), "
+          f"day {DAYS} {days[-1]['events']:,} lines; {info['users']:,} users; medians of {len(runs)}")
+    last = runs[-1]
+    for name, label in (("full", f"full history (days 1..{DAYS})"), ("history", f"history (days 1..{DAYS - 1})"),
+                        ("incremental", f"incremental day {DAYS} on {DAYS - 1} days"),
+                        ("alone", f"day {DAYS} alone")):
+        print(f"    {label:<34} wall {m(name, 'wall'):>8.1f} s   peak {m(name, 'peak_gb'):.2f} GB "
+              f"({_peaks(last[name])})")
+        print(f"      stages: {_stages(last[name])}")
+        if "dbt" in last[name]:
+            dbt = last[name]["dbt"]
+            slowest = ", ".join(f"{model} {seconds:.0f}" for model, seconds in dbt["slowest_models"].items())
+            print(f"      dbt node seconds (2 threads overlap): models {dbt['models_seconds']:.0f}, "
+                  f"tests {dbt['tests_seconds']:.0f}; slowest: {slowest}")
+    reference = last["reference"]
+    print(f"    {'DuckDB reference (one SQL script)':<34} wall {m('reference', 'wall'):>8.1f} s   "
+          f"peak {m('reference', 'peak_gb'):.2f} GB")
+    print("      statements: " + " | ".join(f"{name} {seconds:.0f} s"
+                                           for name, seconds in reference["statement_seconds"].items()))
+    sizes = last["full"].get("sizes", {})
+    if sizes:
+        print(f"    full run's data: bronze {sizes['bronze'] / 1e9:.2f} GB, gold {sizes['gold'] / 1e6:.1f} MB, "
+              f"warehouse {sizes['warehouse'] / 1e9:.2f} GB; reference file {reference['bytes'] / 1e9:.2f} GB")
+    full_ratio = m("full", "wall") / m("reference", "wall")
+    incremental_ratio = m("incremental", "wall") / m("alone", "wall")
+    print(f"    full pipeline / reference wall           {full_ratio:>8.2f}   (goal <= {GOAL_FULL_RATIO:g})")
+    print(f"    incremental / alone wall                 {incremental_ratio:>8.2f}   (goal <= {GOAL_INCREMENTAL_RATIO:g})")
+    print(f"    peak memory full / history / incremental / alone   {m('full', 'peak_gb'):.2f} / "
+          f"{m('history', 'peak_gb'):.2f} / {m('incremental', 'peak_gb'):.2f} / {m('alone', 'peak_gb'):.2f} GB")
+    print_sanity(last)
+    print_metric_queries(last["metrics"])
+
+
+def print_sanity(run: dict) -> None:
+    warehouse, reference, incremental = run["full"]["counts"], run["reference"]["counts"], run["incremental"]["counts"]
+    print("    sanity (warehouse of the full run / reference / warehouse built incrementally):")
+    for key in ("events", "sessions", "identity_links"):
+        values = (warehouse[key], reference[key], incremental[key])
+        print(f"      {key:<16} {values[0]:>12,} / {values[1]:>12,} / {values[2]:>12,}   "
+              f"{'equal' if len(set(values)) == 1 else 'DIFFERENT'}")
+    for name in sorted(set(warehouse["funnels"]) | set(reference["funnels"])):
+        values = (warehouse["funnels"].get(name), reference["funnels"].get(name), incremental["funnels"].get(name))
+        print(f"      funnel {name:<20} {values[0]} / {values[1]} / {values[2]}   "
+              f"{'equal' if values[0] == values[1] == values[2] else 'DIFFERENT'}")
+    for grain in sorted(set(warehouse["retention"]) | set(reference["retention"])):
+        values = (warehouse["retention"].get(grain), reference["retention"].get(grain),
+                  incremental["retention"].get(grain))
+        shown = " / ".join("-" if v is None else f"{v['cohorts']} cohorts, {v['cohort_users']:,} users, "
+                           f"{v['retained_users']:,} user-periods" for v in values)
+        print(f"      retention {grain:<5} {shown}   {'equal' if values[0] == values[1] == values[2] else 'DIFFERENT'}")
+
+
+def print_metric_queries(timed: dict) -> None:
+    if "skipped" in timed:
+        print(f"    metric queries: SKIPPED: {timed['skipped']}")
+        return
+    print("    metric queries on the full warehouse (ms; first call, then median / p95 of the repetitions):")
+    for name, t in timed["queries"].items():
+        print(f"      {name:<40} first {t['first_ms']:>8.1f}   median {t['median_ms']:>7.1f}   "
+              f"p95 {t['p95_ms']:>7.1f}   (n={t['repetitions']})")
+
+
+def print_goals(results: dict[int, list[dict]]) -> None:
+    print()
+    if not results:
+        return
+    size = GOAL_SIZE if GOAL_SIZE in results else max(results)
+    runs = results[size]
+    note = "" if size == GOAL_SIZE else f" (NOT MEASURED at {GOAL_SIZE:,}: figures at {size:,})"
+    m = lambda *keys: _median(runs, *keys)
+    full_ratio = m("full", "wall") / m("reference", "wall")
+    incremental_ratio = m("incremental", "wall") / m("alone", "wall")
+    peak = max(m(name, "peak_gb") for name in ("full", "history", "incremental", "alone"))
+    growth = m("incremental", "peak_gb") / m("alone", "peak_gb")
+    timed = runs[-1]["metrics"]
+    p95 = None if "skipped" in timed else max(t["p95_ms"] for t in timed["queries"].values())
+
+    def verdict(met: bool) -> str:
+        return ("met" if met else "NOT met") + note
+
+    print(f"  goals at {size:,} events:")
+    print(f"  goal full pipeline within {GOAL_FULL_RATIO:g}x of the reference (ratio {full_ratio:.2f})"
+          f"{'':<14} {verdict(full_ratio <= GOAL_FULL_RATIO)}")
+    print(f"  goal incremental day <= {GOAL_INCREMENTAL_RATIO:g}x the day alone (ratio {incremental_ratio:.2f})"
+          f"{'':<13} {verdict(incremental_ratio <= GOAL_INCREMENTAL_RATIO)}")
+    if p95 is None:
+        print(f"  goal p95 of typical metric queries < {GOAL_P95_MS:g} ms{'':<27} SKIPPED ({timed['skipped']})")
+    else:
+        print(f"  goal p95 of typical metric queries < {GOAL_P95_MS:g} ms (worst p95 {p95:.1f} ms)"
+              f"{'':<8} {verdict(p95 < GOAL_P95_MS)}")
+    print(f"  goal peak memory <= {GOAL_PEAK_GB:g} GB (peak {peak:.2f} GB){'':<32} {verdict(peak <= GOAL_PEAK_GB)}")
+    print(f"  goal peak memory not growing with history (incremental / alone {growth:.2f})"
+          f"{'':<6} {verdict(growth <= GOAL_PEAK_GROWTH)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""`make pipeline`: bring the warehouse up to date with what has landed, without the UI.
+
+    python -m orchestration.pipeline [--full-refresh]
+
+Finds the arrival days that have sealed landing files and no successful run of the daily chain since their
+newest file was sealed, and runs the chain (Spark compaction, gold rollup, dbt build and publish) for the
+range from the first to the last of them in one run, recorded in `make up`'s Dagster instance so it shows
+in the UI. Days in between that were already up to date are run again, which is harmless: every step is
+idempotent. ``--full-refresh`` also rebuilds every warehouse table from all of bronze.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+
+import dagster as dg
+
+from analytics_settings import load_settings
+from collector.landing import sealed_files
+from orchestration.daily import daily_job
+from orchestration.definitions import defs
+from orchestration.lake.assets import arrival_days
+from orchestration.up import dagster_home
+
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    days: list[str]
+    run_id: str | None
+    success: bool
+
+
+def stale_days(instance: dg.DagsterInstance) -> list[str]:
+    """Arrival days with sealed landing files newer than the start of their last successful chain run."""
+    settings = load_settings()
+    partitions = arrival_days(settings.pipeline_start_date)
+    newest_file: dict[str, float] = {}
+    for path in sealed_files(settings.lake_path / "landing"):
+        day = path.parent.parent.name.removeprefix("received_date=")
+        newest_file[day] = max(newest_file.get(day, 0.0), path.stat().st_mtime)
+    last_success = _last_successful_run_start(instance)
+    return sorted(day for day, sealed_at in newest_file.items()
+                  if partitions.has_partition_key(day) and last_success.get(day, 0.0) < sealed_at)
+
+
+def _last_successful_run_start(instance: dg.DagsterInstance) -> dict[str, float]:
+    started: dict[str, float] = {}
+    for record in instance.get_run_records(dg.RunsFilter(job_name=daily_job.name,
+                                                         statuses=[dg.DagsterRunStatus.SUCCESS])):
+        tags = record.dagster_run.tags
+        first = tags.get(RANGE_START, tags.get("dagster/partition"))
+        last = tags.get(RANGE_END, first)
+        if first is None or record.start_time is None:
+            continue
+        for day in arrival_days(load_settings().pipeline_start_date).get_partition_keys_in_range(
+                dg.PartitionKeyRange(first, last)):
+            started[day] = max(started.get(day, 0.0), record.start_time)
+    return started
+
+
+def run_pipeline(instance: dg.DagsterInstance, full_refresh: bool = False) -> PipelineResult:
+    """Run the chain over the stale days (all landed days with ``full_refresh``) in one run."""
+    days = stale_days(instance)
+    if not days:
+        return PipelineResult([], None, True)
+    job = defs().resolve_job_def(daily_job.name)
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=False, tags={RANGE_START: days[0], RANGE_END: days[-1]},
+        run_config={"ops": {"warehouse": {"config": {"full_refresh": full_refresh}}}},
+    )
+    return PipelineResult(days, result.run_id, result.success)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make pipeline", description=__doc__.splitlines()[0])
+    parser.add_argument("--full-refresh", action="store_true", help="rebuild every warehouse table from bronze")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    os.environ["DAGSTER_HOME"] = str(dagster_home(settings.data_dir))
+    with dg.DagsterInstance.get() as instance:
+        result = run_pipeline(instance, args.full_refresh)
+    if not result.days:
+        print("pipeline: every landed arrival day is up to date; nothing to run")
+        return 0
+    span = result.days[0] if len(result.days) == 1 else f"{result.days[0]}..{result.days[-1]}"
+    if not result.success:
+        print(f"pipeline: the run for {span} failed (run {result.run_id}); the served warehouse is unchanged. "
+              "Its log is above and in the Dagster UI (make up).", file=sys.stderr)
+        return 1
+    print(f"pipeline: arrival days {span} are up to date (run {result.run_id}); "
+          f"warehouse published at {settings.served_warehouse}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

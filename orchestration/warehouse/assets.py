@@ -1,0 +1,63 @@
+"""The warehouse layer in Dagster: every dbt model a Dagster asset, every dbt test an asset check.
+
+The dbt assets share the lake's daily arrival-day partitions: the run for arrival day R (or a backfill's
+range, in one run) loads the events that arrived on R into the incremental models and rebuilds the tables
+derived from them. dbt builds into a copy of the served warehouse and the copy is published only when every
+model and test passed (`warehouse.building`); a failing test fails the step and nothing is published.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the `context` and `config` annotations.
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from analytics_settings import load_settings
+from warehouse import DBT_PROJECT_DIR, build_args, building, dbt_environment, ensure_manifest
+from warehouse.project import DBT_EXECUTABLE
+
+# One dbt build at a time (`make up`'s dagster.yaml limits every pool to 1): they share the build copy.
+WAREHOUSE_POOL = "warehouse"
+LAKE_SOURCES = {"bronze_events": dg.AssetKey(["bronze", "events"]),
+                "daily_event_rollup": dg.AssetKey(["gold", "daily_event_rollup"])}
+
+
+class WarehouseTranslator(DagsterDbtTranslator):
+    """Models keyed by schema and name (`marts/fct_events`); the lake sources are the Spark assets."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return LAKE_SOURCES[dbt_resource_props["name"]]
+        return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "warehouse"
+
+
+class WarehouseBuildConfig(dg.Config):
+    full_refresh: bool = False
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), target="build",
+                          dbt_executable=DBT_EXECUTABLE)
+
+
+def build_warehouse_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dbt_assets(manifest=ensure_manifest(load_settings()), partitions_def=partitions_def, name="warehouse",
+                dagster_dbt_translator=WarehouseTranslator(), backfill_policy=dg.BackfillPolicy.single_run(),
+                pool=WAREHOUSE_POOL)
+    def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: WarehouseBuildConfig):
+        """dbt build of the arrival days of this run into the build copy, published once all tests pass."""
+        settings = load_settings()
+        os.environ.update(dbt_environment(settings))  # the dbt process inherits them (profiles.yml)
+        days = context.partition_key_range
+        with building(settings) as build:
+            yield from dbt.cli(build_args(settings, days.start, days.end, config.full_refresh),
+                               target_path=build.target_path, context=context).stream()
+        context.log.info(f"published {settings.served_warehouse}")
+
+    return warehouse_models

@@ -1,0 +1,81 @@
+"""Fixtures several test packages share: one Spark session, the golden dataset through the lake, and its
+warehouse built by real dbt runs."""
+
+from __future__ import annotations
+
+import socket
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analytics_settings import Settings, load_settings
+from collector.generator import GeneratorConfig, generate
+from collector.generator.sinks import LandingSink
+from collector.landing import sealed_files
+from spark_jobs.compact import compact_arrival_day
+from spark_jobs.rollup import rollup_days
+from spark_jobs.session import spark_session
+from warehouse import build_and_publish
+
+# The golden dataset: two weeks of a few hundred visitors, with every fault the generator injects (late
+# offline sessions arrive up to five days after the last day, so arrival days run to 2024-03-21).
+GOLDEN = GeneratorConfig(start=date(2024, 3, 4), users=300, days=14, seed=7)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One real Spark session for the tests (starting one costs ~8 s)."""
+    session, _ = spark_session(load_settings(spark_master="local[2]", spark_shuffle_partitions=4), "tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def golden_data_dir(tmp_path_factory: pytest.TempPathFactory, spark) -> Path:
+    """A data folder whose lake holds the golden dataset's landing files, bronze and gold (every arrival day
+    compacted in date order, as the daily runs do) and whose `truth/` holds the generator's ground truth."""
+    data_dir = tmp_path_factory.mktemp("golden")
+    lake = data_dir / "lake"
+    generate(GOLDEN, LandingSink(lake, "web", writer_id="golden"), data_dir / "truth")
+    settings = load_settings(data_dir=data_dir, spark_shuffle_partitions=2)
+    for day in arrival_days_of(lake):
+        report = compact_arrival_day(spark, day, settings)
+        rollup_days(spark, report.event_dates, settings)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def golden_lake(golden_data_dir: Path) -> Path:
+    return golden_data_dir / "lake"
+
+
+def arrival_days_of(lake: Path) -> list[str]:
+    """The arrival days that have sealed landing files, in date order."""
+    return sorted({path.parent.parent.name.removeprefix("received_date=") for path in sealed_files(lake / "landing")})
+
+
+@pytest.fixture(scope="session")
+def golden_warehouse(tmp_path_factory: pytest.TempPathFactory, golden_lake: Path) -> Path:
+    """The served warehouse of one full build of the golden lake (its semantic manifest next to it)."""
+    settings = warehouse_settings(tmp_path_factory.mktemp("warehouse"), golden_lake, "full")
+    return build_and_publish(settings)
+
+
+def warehouse_settings(data_dir: Path, lake: Path, name: str) -> Settings:
+    """Settings that read ``lake`` and keep warehouse ``name`` in ``data_dir``."""
+    return load_settings(data_dir=data_dir, lake_uri=str(lake), duckdb_memory_limit="1GB",
+                         warehouse_path=data_dir / name / "analytics.duckdb")
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (another process could take it before we do)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

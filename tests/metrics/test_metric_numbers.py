@@ -1,0 +1,243 @@
+"""Every metric through the semantic layer equals the tests' own SQL on the marts of the golden warehouse."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from metrics import SemanticLayer
+from tests.metrics.compare import assert_same, frame_rows, sql_rows
+
+pytestmark = pytest.mark.slow  # a real dbt build of the golden dataset (about 15 s, once)
+
+START, END = "2024-03-04", "2024-03-18"  # the golden dataset's two weeks, [start, end)
+WEEK = timedelta(days=7)
+IN_RANGE = f"between date '{START}' and date '{END}' - 1"
+
+ACTIVE_BY_DAY = """
+    select activity_date, count(distinct user_key) filter (where is_active)
+    from marts.fct_user_activity_daily group by all"""
+
+
+def test_events_per_day(layer: SemanticLayer, marts) -> None:
+    expected = sql_rows(marts, f"""
+        select event_date, count(*) from marts.fct_events
+        where not is_bot and event_date {IN_RANGE} group by all""")
+    assert len(expected) == 14
+    assert_same(frame_rows(layer.query("events", start=START, end=END), "events"), expected)
+
+
+def test_events_by_name_and_device_for_one_week(layer: SemanticLayer, marts) -> None:
+    frame = layer.query("events", group_by=["event__event_name", "event__device_type"], grain="week",
+                        start="2024-03-11", end=END)
+    expected = sql_rows(marts, """
+        select date_trunc('week', event_date), event_name, device_type, count(*) from marts.fct_events
+        where not is_bot and event_date >= date '2024-03-11' group by all""")
+    assert_same(frame_rows(frame, "events"), expected)
+
+
+def test_half_open_range_leaves_out_the_end_day(layer: SemanticLayer, marts) -> None:
+    frame = layer.query("events", start="2024-03-05", end="2024-03-07")
+    assert [row.date() for row in frame["metric_time__day"]] == [date(2024, 3, 5), date(2024, 3, 6)]
+    total = layer.query("events", start="2024-03-05", end="2024-03-07", grain=None)
+    assert total["events"].tolist() == [marts.execute(
+        "select count(*) from marts.fct_events where not is_bot and event_date in ('2024-03-05', '2024-03-06')"
+    ).fetchone()[0]]
+
+
+def test_daily_active_users(layer: SemanticLayer, marts) -> None:
+    assert_same(frame_rows(layer.query("active_users", start=START, end=END), "active_users"),
+                sql_rows(marts, ACTIVE_BY_DAY))
+
+
+@pytest.mark.parametrize("window", [7, 30])
+def test_rolling_active_users(layer: SemanticLayer, marts, window: int) -> None:
+    metric = f"active_users_{window}d"
+    expected = sql_rows(marts, f"""
+        with days as (
+            select day::date as day from range(date '{START}', date '{END}', interval 1 day) as days(day)
+        )
+        select day, count(distinct activity.user_key)
+        from days
+        join marts.fct_user_activity_daily as activity
+          on activity.is_active and activity.activity_date > day - {window} and activity.activity_date <= day
+        group by all""")
+    assert len(expected) == 14
+    assert_same(frame_rows(layer.query(metric, start=START, end=END), metric), expected)
+
+
+@pytest.mark.parametrize("grain", ["day", "week"])
+def test_new_users(layer: SemanticLayer, marts, grain: str) -> None:
+    """Users by the period of their first activity; a period with activity but nobody new counts 0."""
+    expected = sql_rows(marts, f"""
+        with first_days as (select user_key, min(activity_date) as first_day
+                            from marts.fct_user_activity_daily where is_active group by all),
+             periods as (select distinct date_trunc('{grain}', activity_date) as period
+                         from marts.fct_user_activity_daily)
+        select period, count(first_days.user_key)
+        from periods left join first_days on date_trunc('{grain}', first_days.first_day) = period
+        group by all""")
+    assert sum(expected.values()) == 300
+    frame = layer.query("new_users", grain=grain, start=START, end=END)
+    assert_same(frame_rows(frame, "new_users"), expected)
+
+
+def test_sessions_duration_and_bounce_rate_per_day(layer: SemanticLayer, marts) -> None:
+    frame = layer.query(["sessions", "average_session_duration", "bounce_rate"], start=START, end=END)
+    for metric, expression in [("sessions", "count(*)"), ("average_session_duration", "avg(duration_seconds)"),
+                               ("bounce_rate", "avg(case when is_bounce then 1.0 else 0.0 end)")]:
+        expected = sql_rows(marts, f"""
+            select session_start::date, {expression} from marts.dim_sessions
+            where not is_bot and session_start::date {IN_RANGE} group by all""")
+        assert_same(frame_rows(frame, metric), expected)
+
+
+def test_sessions_by_device_and_country_with_filters(layer: SemanticLayer, marts) -> None:
+    frame = layer.query("sessions", group_by=["session__device_type", "session__country_code"], grain="week",
+                        where=[("session__country_code", "in", ["US", "DE"]),
+                               ("session__referrer_class", "!=", "direct")], start=START, end=END)
+    expected = sql_rows(marts, """
+        select date_trunc('week', session_start)::date, device_type, country_code, count(*)
+        from marts.dim_sessions
+        where not is_bot and country_code in ('US', 'DE') and referrer_class <> 'direct'
+        group by all""")
+    assert {key[2] for key in expected} == {"US", "DE"}
+    assert_same(frame_rows(frame, "sessions"), expected)
+
+
+def test_revenue_and_orders_per_day_and_currency(layer: SemanticLayer, marts) -> None:
+    """Order revenue by the currency it came in; days and currencies with events but no order count 0."""
+    frame = layer.query(["revenue", "orders"], group_by=["event__currency"], start=START, end=END)
+    for metric, expression in [("revenue", "sum(revenue)"), ("orders", "count(*)")]:
+        expected = sql_rows(marts, f"""
+            select event_date, currency, coalesce({expression} filter (where event_name = 'Order Completed'), 0)
+            from marts.fct_events where not is_bot group by all""")
+        assert_same(frame_rows(frame, metric), expected)
+    assert set(frame["event__currency"].dropna()) == {"USD", "GBP", "INR", "JPY", "BRL"}
+
+
+def test_average_revenue_per_user_by_plan_per_week(layer: SemanticLayer, marts) -> None:
+    """The plan is the user's plan on the day of the activity (the dim_users version valid that day)."""
+    expected = sql_rows(marts, """
+        select date_trunc('week', activity.activity_date), version.plan,
+               sum(activity.revenue) / nullif(count(distinct activity.user_key) filter (where activity.is_active), 0)
+        from marts.fct_user_activity_daily as activity
+        left join marts.dim_users as version
+          on version.user_key = activity.user_key
+         and activity.activity_date >= version.valid_from::date
+         and (version.valid_to is null or activity.activity_date < version.valid_to::date)
+        group by all""")
+    assert {key[1] for key in expected} >= {"free", "plus", "pro", None}
+    frame = layer.query("average_revenue_per_user", group_by=["user__plan"], grain="week", start=START, end=END)
+    assert_same(frame_rows(frame, "average_revenue_per_user"), expected)
+
+
+def test_active_users_of_one_plan(layer: SemanticLayer, marts) -> None:
+    expected = sql_rows(marts, """
+        select activity.activity_date, count(distinct activity.user_key) filter (where activity.is_active)
+        from marts.fct_user_activity_daily as activity
+        join marts.dim_users as version
+          on version.user_key = activity.user_key
+         and activity.activity_date >= version.valid_from::date
+         and (version.valid_to is null or activity.activity_date < version.valid_to::date)
+        where version.plan = 'pro'
+        group by all""")
+    frame = layer.query("active_users", where=[("user__plan", "=", "pro")], start=START, end=END)
+    assert_same(frame_rows(frame, "active_users"), expected)
+
+
+def test_active_users_by_cohort_week_filtered_on_cohort(layer: SemanticLayer, marts) -> None:
+    frame = layer.query("active_users", group_by=["user_day__cohort__week"], grain="week",
+                        where=[("user_day__cohort__week", ">=", date(2024, 3, 11))],
+                        start=START, end=END)
+    expected = sql_rows(marts, """
+        select date_trunc('week', activity_date), date_trunc('week', first_seen_date),
+               count(distinct user_key) filter (where is_active)
+        from marts.fct_user_activity_daily where first_seen_date >= date '2024-03-11' group by all""")
+    assert_same(frame_rows(frame, "active_users"), expected)
+
+
+def test_funnel_conversion_rate_of_each_funnel(layer: SemanticLayer, marts) -> None:
+    """Against fct_funnels (another mart): users who entered the last step over those who entered the first."""
+    funnels = [row[0] for row in marts.execute("select distinct funnel_name from marts.fct_funnels").fetchall()]
+    assert sorted(funnels) == ["browse_to_cart", "signup_to_purchase"]
+    frame = layer.query([f"{name}_conversion_rate" for name in funnels], grain=None)
+    for name in funnels:
+        first, last = marts.execute(f"""
+            select max(entered) filter (where step_number = 1),
+                   max(entered) filter (where step_number = (select max(step_number) from marts.fct_funnels
+                                                              where funnel_name = '{name}'))
+            from marts.fct_funnels where funnel_name = '{name}' and dimension = 'all'""").fetchone()
+        assert frame[f"{name}_conversion_rate"].tolist() == [pytest.approx(last / first)]
+
+
+def test_funnel_conversion_by_entry_week_and_device(layer: SemanticLayer, marts) -> None:
+    frame = layer.query("funnel_conversion_rate", group_by=["funnel_entry__funnel_name",
+                                                            "funnel_entry__device_type"],
+                        grain="week", start=START, end=END)
+    expected = sql_rows(marts, """
+        select date_trunc('week', entered_at), funnel_name, device_type,
+               count(*) filter (where steps_completed = len(step_times)) / count(*)
+        from marts.fct_funnel_progress group by all""")
+    assert_same(frame_rows(frame, "funnel_conversion_rate"), expected)
+
+
+def _retention_by_week(marts, days: int) -> dict[tuple, float | None]:
+    """Day-N retention of the daily cohorts of each week, from user activity (not fct_retention): of the
+    users first seen on a day whose day N has data, the share active on day N."""
+    rows = marts.execute(f"""
+        with active as (select distinct user_key, activity_date, first_seen_date
+                        from marts.fct_user_activity_daily where is_active),
+             last_day as (select max(activity_date) as day from active),
+             cohorts as (select first_seen_date as cohort, count(distinct user_key) as users
+                         from active group by all),
+             retained as (select first_seen_date as cohort, count(distinct user_key) as users from active
+                          where activity_date = first_seen_date + {days} group by all)
+        select date_trunc('week', cohorts.cohort)::date,
+               sum(coalesce(retained.users, 0)) filter (where cohorts.cohort + {days} <= last_day.day),
+               sum(cohorts.users) filter (where cohorts.cohort + {days} <= last_day.day)
+        from cohorts cross join last_day left join retained using (cohort)
+        group by all""").fetchall()
+    return {(week,): (kept / users if users else None) for week, kept, users in rows}
+
+
+def test_day_1_7_30_retention_per_cohort_week(layer: SemanticLayer, marts) -> None:
+    frame = layer.query(["day_1_retention", "day_7_retention", "day_30_retention"], grain="week",
+                        start=START, end=END)
+    for days in (1, 7, 30):
+        assert_same(frame_rows(frame, f"day_{days}_retention"), _retention_by_week(marts, days))
+    assert frame["day_30_retention"].isna().all()  # two weeks of data: no cohort has a day 30 yet
+    assert frame["day_7_retention"].notna().sum() == 1
+
+
+def test_retention_matrix_of_first_cohort(layer: SemanticLayer, marts) -> None:
+    frame = layer.query("retention_rate", group_by=["cohort_period__period_number"], start=START,
+                        end="2024-03-05")
+    expected = sql_rows(marts, """
+        with cohort as (select distinct user_key from marts.fct_user_activity_daily
+                        where is_active and first_seen_date = date '2024-03-04')
+        select date '2024-03-04', activity_date - date '2024-03-04',
+               count(distinct user_key) / (select count(*) from cohort)
+        from marts.fct_user_activity_daily where is_active and user_key in (select user_key from cohort)
+        group by all""")
+    assert len(expected) == 14
+    assert_same(frame_rows(frame, "retention_rate"), expected)
+
+
+def test_events_week_over_week_growth_per_day(layer: SemanticLayer, marts) -> None:
+    events = sql_rows(marts, "select event_date, count(*) from marts.fct_events where not is_bot group by all")
+    expected = {(day,): (count - events[(day - WEEK,)]) / events[(day - WEEK,)]
+                for (day,), count in events.items() if day >= date(2024, 3, 11)}
+    frame = layer.query("events_wow_growth", start="2024-03-11", end=END)
+    assert_same(frame_rows(frame, "events_wow_growth"), expected)
+
+
+def test_active_users_week_over_week_growth_per_week(layer: SemanticLayer, marts) -> None:
+    weekly = sql_rows(marts, """
+        select date_trunc('week', activity_date), count(distinct user_key)
+        from marts.fct_user_activity_daily where is_active group by all""")
+    (_, first_users), (second, second_users) = sorted(weekly.items())
+    frame = layer.query("active_users_wow_growth", grain="week", start=second[0], end=END)
+    assert_same(frame_rows(frame, "active_users_wow_growth"),
+                {second: (second_users - first_users) / first_users})
