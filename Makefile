@@ -50,9 +50,10 @@ docs: setup  ## generate and serve the dbt docs site of the served warehouse (12
 generate: setup  ## generate traffic (ARGS="--users 2000 --days 7 --sink landing")
 	$(PY) -m collector.generator $(ARGS)
 
-bench: setup  ## benchmarks: print figures next to a same-run baseline (the lake one takes tens of minutes)
+bench: setup  ## benchmarks: print figures next to a same-run baseline (the lake and warehouse ones take an hour or more)
 	$(PY) bench/collector.py
 	$(PY) bench/lake.py
+	$(PY) bench/warehouse.py
 
 lint: setup  ## ruff
 	.venv/bin/ruff check .

@@ -89,5 +89,5 @@ def test_the_dimensions_people_slice_by(layer: SemanticLayer, metric: str, dimen
 
 
 def test_a_missing_manifest_says_how_to_make_one(tmp_path: Path) -> None:
-    with pytest.raises(ManifestNotFoundError, match="run `dbt parse`"):
+    with pytest.raises(ManifestNotFoundError, match="published with the warehouse"):
         load_semantic_manifest(tmp_path / "semantic_manifest.json")

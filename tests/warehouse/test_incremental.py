@@ -23,7 +23,7 @@ def differences(left: Path, right: Path) -> dict[str, tuple[int, int]]:
         connection.execute(f"attach '{left}' as l (read_only); attach '{right}' as r (read_only)")
         tables = connection.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = 'l' "
-            "and table_schema in ('intermediate', 'marts') order by all").fetchall()
+            "and schema_name in ('intermediate', 'marts') order by all").fetchall()
         assert len(tables) >= 14
         found = {}
         for schema, table in tables:
