@@ -71,7 +71,8 @@ def run_pipeline(instance: dg.DagsterInstance, full_refresh: bool = False) -> Pi
     job = defs().resolve_job_def(daily_job.name)
     result = job.execute_in_process(
         instance=instance, raise_on_error=False, tags={RANGE_START: days[0], RANGE_END: days[-1]},
-        run_config={"ops": {"warehouse": {"config": {"full_refresh": full_refresh}}}},
+        run_config={"ops": {"warehouse": {"config": {"full_refresh": full_refresh}}},
+                    "loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
     return PipelineResult(days, result.run_id, result.success)
 
