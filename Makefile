@@ -13,7 +13,7 @@ ARGS ?=
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup:  ## virtual environment with the pinned dependencies of uv.lock (+ checks for Python 3.11 and Java 17)
+setup:  ## virtual environment with the pinned dependencies of uv.lock, the data docs' npm assets (+ checks for Python 3.11, Java 17, npm)
 	@command -v python3 >/dev/null || { echo "error: python3 not found; install Python 3.11 and retry" >&2; exit 1; }
 	@python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || command -v python3.11 >/dev/null || \
 	  { echo "error: Python 3.11 is required (python3 is $$(python3 --version 2>&1)); install python3.11 and retry" >&2; exit 1; }
@@ -24,7 +24,10 @@ setup:  ## virtual environment with the pinned dependencies of uv.lock (+ checks
 	  echo "installing uv $(UV_VERSION) with pip"; python3 -m pip install --quiet "uv==$(UV_VERSION)" || \
 	  { echo "error: could not install uv with pip; install it (pip install uv==$(UV_VERSION)) and retry" >&2; exit 1; }; }
 	@$(UV) sync --frozen --python 3.11 --quiet
-	@echo "environment ready: .venv (uv.lock)"
+	@command -v npm >/dev/null || { echo "error: npm is required for the offline data docs assets and was not found; install Node.js 20 with npm (Debian: apt-get install nodejs npm) and retry" >&2; exit 1; }
+	@[ data_quality/docs_assets/node_modules/.package-lock.json -nt data_quality/docs_assets/package-lock.json ] || \
+	  npm ci --ignore-scripts --no-audit --no-fund --silent --prefix data_quality/docs_assets
+	@echo "environment ready: .venv (uv.lock), data docs assets (data_quality/docs_assets/package-lock.json)"
 
 browser:  ## Debian's Chromium for the browser tests (installed when missing)
 	@command -v chromium >/dev/null || { \
@@ -44,8 +47,8 @@ up: setup  ## the collector (ANALYTICS_COLLECTOR_HOST:PORT) and Dagster UI + dae
 pipeline: setup  ## bring the warehouse up to date: every landed arrival day not yet through the chain (ARGS=--full-refresh)
 	$(PY) -m orchestration.pipeline $(ARGS)
 
-docs: setup  ## generate and serve the dbt docs site of the served warehouse (127.0.0.1:8081)
-	$(PY) -m warehouse docs $(ARGS)
+docs: setup  ## serve the dbt docs (127.0.0.1:8081) and the data quality docs (127.0.0.1:8082); Ctrl-C stops both
+	$(PY) -m data_quality docs --serve & quality=$$!; trap 'kill $$quality' EXIT; $(PY) -m warehouse docs $(ARGS)
 
 generate: setup  ## generate traffic (ARGS="--users 2000 --days 7 --sink landing")
 	$(PY) -m collector.generator $(ARGS)

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(default="4GB", description="DuckDB's memory cap for dbt builds (it spills past it).")
     duckdb_threads: int = Field(default=2, description="DuckDB threads for dbt builds.")
     session_inactivity_minutes: int = Field(default=30, description="Inactivity that ends a session.")
+    landing_max_silence_minutes: int = Field(
+        default=60, description="Longer without a newly sealed landing file fails the landing freshness check.")
 
     pii_salt: SecretStr = Field(default=SecretStr(DEFAULT_SALT),
                                 description="Key of every salted hash (identifiers, visitor ids of access "

@@ -58,6 +58,7 @@ GOAL_FULL_RATIO = 3.0
 GOAL_INCREMENTAL_RATIO = 2.0
 GOAL_P95_MS = 100.0
 GOAL_PEAK_GB = 6.0
+GOAL_QUALITY_COST = 0.2  # issue 5: validation adds at most 20% to the chain's wall time
 GOAL_PEAK_GROWTH = 1.15  # incremental / alone: sampling noise, not growth
 DUCKDB_MEMORY_LIMIT = "4GB"
 DUCKDB_THREADS = 2
@@ -483,10 +484,13 @@ def spark_time_by_call_site(events_dir: Path, top: int = 6) -> dict[str, dict]:
     """Per Spark application (compaction, rollup): its wall time, the seconds of its SQL executions summed by
     the line of the job that ran them, and the time outside any execution (driver-side Python, planning)."""
     applications = {}
-    for path in sorted(p for p in events_dir.iterdir() if p.is_file()):
-        name, started, ended = path.name, None, None
+    for log in sorted(p for p in events_dir.iterdir() if p.name != "conf"):
+        # one file per application, or (Spark 4's rolling event log) a folder of events_<n>_<app> files
+        parts = sorted((p for p in log.iterdir() if p.name.startswith("events_")),
+                       key=lambda p: int(p.name.split("_")[1])) if log.is_dir() else [log]
+        name, started, ended = log.name, None, None
         executions: dict[int, list] = {}
-        for line in path.open(errors="replace"):
+        for line in (line for part in parts for line in part.open(errors="replace")):
             event = json.loads(line)
             kind = event["Event"]
             if kind == "SparkListenerApplicationStart":
@@ -562,6 +566,10 @@ def stage_split(log: dict, launched: float, ended: float) -> dict:
         if key in reports:
             split[f"{name} spark start-up"] = reports[key].get("spark_startup_seconds")
             split[f"{name} rows"] = reports[key].get("rows_in", reports[key].get("events_total"))
+    # the quality suites (issue 5): each check's step, the first of a run including Great Expectations' import
+    quality = {key.removesuffix("_quality"): step(key) for key in steps if key.endswith("_quality")}
+    split.update({f"quality {key}": seconds for key, seconds in quality.items()})
+    split["quality"] = sum(seconds or 0.0 for seconds in quality.values())
     start = steps.get("warehouse", {}).get("STEP_START")
     running, finished, published = (messages.get(k) for k in ("Running dbt command", "Finished dbt command",
                                                                "published"))
@@ -882,6 +890,9 @@ def _stages(run: dict) -> str:
              (f"warehouse {s('warehouse')} s (copy + dbt start {s('warehouse copy + dbt start')}, "
               f"dbt build {s('warehouse dbt build')}, publish {s('warehouse publish')})"),
              f"after run {s('after run')} s"]
+    checks = ", ".join(f"{key.removeprefix('quality ').replace('__', '/')} {value:.0f}"
+                       for key, value in stages.items() if key.startswith("quality ") and value is not None)
+    parts.append(f"quality checks {s('quality')} s ({checks})")
     return " | ".join(parts)
 
 
@@ -941,8 +952,19 @@ def print_size(events: int, runs: list[dict]) -> None:
                        else f"{last[name]['peak_gb']:.2f}{' (failed)' if 'failed' in last[name] else ''}"
                        for name in SCENARIOS)
     print(f"    peak memory full / history / incremental / alone   {peaks} GB")
+    for name in ("full", "incremental"):
+        cost = _quality_cost(runs, name)
+        print(f"    {f'quality checks / rest of the {name} chain':<40} "
+              + (f"{cost:>8.2f}   (goal <= {GOAL_QUALITY_COST:g})" if cost is not None else _why_missing(runs, name)))
     print_sanity(last)
     print_metric_queries(last["metrics"])
+
+
+def _quality_cost(runs: list[dict], name: str) -> float | None:
+    """The median over repeats of what the quality checks add to the chain: their seconds / the others'."""
+    costs = [run[name]["stages"]["quality"] / (run[name]["wall"] - run[name]["stages"]["quality"])
+             for run in _succeeded(runs, name) if run[name].get("stages", {}).get("quality")]
+    return statistics.median(costs) if costs else None
 
 
 def print_sanity(run: dict) -> None:
@@ -1015,6 +1037,10 @@ def print_goals(results: dict[int, list[dict]]) -> None:
         _why_missing(runs, "incremental", "alone"))
     row(f"p95 of typical metric queries < {GOAL_P95_MS:g} ms (worst p95 {'-' if p95 is None else f'{p95:.1f} ms'})",
         p95, p95 is not None and p95 < GOAL_P95_MS, timed.get("skipped", ""))
+    quality_cost = _quality_cost(runs, "full")
+    row(f"quality checks add <= {GOAL_QUALITY_COST:.0%} to the full chain (added "
+        f"{'-' if quality_cost is None else f'{quality_cost:.1%}'})", quality_cost,
+        quality_cost is not None and quality_cost <= GOAL_QUALITY_COST, _why_missing(runs, "full"))
     peak = max(measured_peaks) if measured_peaks else None
     row(f"peak memory <= {GOAL_PEAK_GB:g} GB (peak {'-' if peak is None else f'{peak:.2f} GB'}"
         f"{', a run failed: at least' if any_failed else ''})", peak,

@@ -21,6 +21,7 @@ from orchestration.collect.assets import (
 from orchestration.daily import daily_job
 from orchestration.lake.assets import arrival_days, build_lake_assets
 from orchestration.lake.resources import SparkJobRunner
+from orchestration.quality import freshness_checks, freshness_job, freshness_schedule, quality_checks
 from orchestration.schedules import daily_schedule
 from orchestration.sensors import landing_sealed_files_sensor
 from orchestration.warehouse.assets import build_warehouse_assets, dbt_resource
@@ -32,12 +33,14 @@ def collect_definitions() -> dg.Definitions:
 
 
 def daily_chain_definitions() -> dg.Definitions:
-    """The lake and the warehouse, on the same arrival-day partitions, and what triggers them."""
+    """The lake and the warehouse, on the same arrival-day partitions, their quality and freshness checks, and
+    what triggers them."""
     partitions = arrival_days(load_settings().pipeline_start_date)
     return dg.Definitions(
         assets=[*build_lake_assets(partitions), build_warehouse_assets(partitions)],
-        jobs=[daily_job],
-        schedules=[daily_schedule],
+        asset_checks=[*quality_checks(partitions), *freshness_checks()],
+        jobs=[daily_job, freshness_job],
+        schedules=[daily_schedule, freshness_schedule],
         sensors=[landing_sealed_files_sensor],
         resources={"spark": SparkJobRunner(), "dbt": dbt_resource()},
     )

@@ -26,8 +26,10 @@ from collector.generator.model import GeneratorConfig
 from collector.generator.run import generate, run_folder
 from collector.generator.sinks import HttpSink
 from collector.landing import sealed_files, summarize
+from data_quality.__main__ import DOCS_PORT as QUALITY_DOCS_PORT
 from metrics import SemanticLayer
 from orchestration.pipeline import run_pipeline
+from orchestration.quality import quality_check_keys
 from orchestration.up import answers, dagster_home
 from warehouse.__main__ import DOCS_PORT
 
@@ -100,14 +102,28 @@ def run_pipeline_and_report(data_dir: Path) -> None:
     print("running the daily chain (Spark compaction and rollup, dbt build, tests, publish)…", flush=True)
     with dg.DagsterInstance.get() as instance:
         result = run_pipeline(instance)
-    if not result.success:
-        sys.exit(f"demo: the pipeline run {result.run_id} failed; its log is above and in the Dagster UI (make up)")
+        if not result.success:
+            sys.exit(f"demo: the pipeline run {result.run_id} failed; its log is above and in the Dagster UI "
+                     "(make up)")
+        print_quality(instance)
     settings = load_settings()
     print(f"warehouse   {settings.served_warehouse}  (arrival days {', '.join(result.days) or 'already up to date'})")
     print_headlines(settings.served_warehouse)
     print()
     print("Dagster UI  http://127.0.0.1:3000   (make up)")
     print(f"dbt docs    http://127.0.0.1:{DOCS_PORT}   (make docs)")
+    print(f"data docs   http://127.0.0.1:{QUALITY_DOCS_PORT}   (make docs)")
+
+
+def print_quality(instance: dg.DagsterInstance) -> None:
+    """The latest verdict of each quality gate (a warning does not stop the run, so it is worth showing)."""
+    executions = instance.event_log_storage.get_latest_asset_check_execution_by_key(quality_check_keys())
+    print("quality     (Great Expectations suites, the gates of the chain)")
+    for key, execution in sorted(executions.items(), key=lambda item: item[0].asset_key.to_user_string()):
+        evaluation = execution.event.dagster_event.event_specific_data if execution.event else None
+        verdict = ("not run" if evaluation is None else "passed" if evaluation.passed
+                   else f"{evaluation.severity.value}: {evaluation.description}")
+        print(f"  {key.asset_key.to_user_string():<24} {verdict[:150]}")
 
 
 HEADLINES = (("events", "events", "{:,.0f}"), ("sessions", "sessions", "{:,.0f}"),

@@ -3,12 +3,19 @@ warehouse built by real dbt runs."""
 
 from __future__ import annotations
 
+import functools
+import shutil
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from analytics_settings import Settings, load_settings
 from collector.generator import GeneratorConfig, generate
@@ -79,3 +86,35 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (its own browser download does not work here)."""
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).exists():
+        pytest.fail("Chromium is missing: apt-get install -y chromium (the Makefile does it on fresh machines)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable, headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                  "--disable-gpu"])
+        yield launched
+        launched.close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def static_site(root: Path) -> Iterator[str]:
+    """The files under ``root`` over HTTP on a loopback port of their own; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -5,38 +5,23 @@ Pages come from a second loopback HTTP server, so every request the tracker make
 
 from __future__ import annotations
 
-import functools
 import re
 import shutil
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import Browser, BrowserContext
+
+from tests.conftest import static_site
 
 TRACKER_JS = Path(__file__).resolve().parents[2] / "collector" / "static" / "t.js"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AnalyticsStackTest/1.0"
 UTM = "utm_source=newsletter&utm_medium=email&utm_campaign=spring_sale&utm_term=analytics&utm_content=hero"
 STORED_QUEUE = "() => JSON.parse(localStorage.getItem('ast.queue') || '[]').length"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(executable).exists():
-        pytest.fail("Chromium is missing: apt-get install -y chromium (the Makefile does it on fresh machines)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable, headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                  "--disable-gpu"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -50,22 +35,13 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     ctx.close()
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A static site on its own loopback port: (base URL, folder to write pages into)."""
     root = tmp_path / "site"
     root.mkdir()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", root
-    server.shutdown()
-    server.server_close()
+    with static_site(root) as url:
+        yield url, root
 
 
 def by_name(events: list[dict]) -> dict[str, dict]:

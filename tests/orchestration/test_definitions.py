@@ -37,6 +37,16 @@ def test_code_location_loads(monkeypatch):
     assert dg.AssetKey(["bronze", "events"]) in stg_events.asset_deps[dg.AssetKey(["staging", "stg_events"])]
     checks = {f"{key.asset_key.to_user_string()}:{key.name}" for key in definitions.resolve_asset_graph().asset_check_keys}
     assert "marts/fct_events:unique_fct_events_event_id" in checks  # dbt tests are asset checks
+    quality = {"landing/events:quality", "bronze/events:quality", "gold/daily_event_rollup:quality",
+               "marts/dim_sessions:quality"}
+    freshness = {"landing/events:freshness", "bronze/events:freshness", "marts/fct_events:freshness"}
+    assert quality | freshness <= checks
+    in_daily = {f"{key.asset_key.to_user_string()}:{key.name}" for key in daily.asset_layer.asset_graph.asset_check_keys}
+    assert quality <= in_daily and not freshness & in_daily  # the gates run in the chain, freshness on its own
+    freshness_job = definitions.resolve_job_def("freshness")
+    assert {f"{key.asset_key.to_user_string()}:{key.name}"
+            for key in freshness_job.asset_layer.asset_graph.asset_check_keys} >= freshness
+    assert definitions.resolve_schedule_def("freshness_schedule").cron_schedule == "*/15 * * * *"
 
 
 def test_landing_observation_counts_sealed_files(tmp_path, monkeypatch):

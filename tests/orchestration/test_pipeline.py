@@ -40,6 +40,13 @@ def test_landed_days_go_through_the_chain_once(tmp_path: Path, monkeypatch: pyte
         check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
             [dg.AssetCheckKey(dg.AssetKey(["marts", "fct_events"]), "unique_fct_events_event_id")])
         assert [execution.status.value for execution in check.values()] == ["SUCCEEDED"]
+        quality = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(dg.AssetKey(asset), "quality") for asset in (
+                ["landing", "events"], ["bronze", "events"], ["gold", "daily_event_rollup"], ["marts", "dim_sessions"])])
+        assert {key.asset_key.to_user_string(): execution.status.value for key, execution in quality.items()} == {
+            "landing/events": "SUCCEEDED", "bronze/events": "SUCCEEDED", "gold/daily_event_rollup": "SUCCEEDED",
+            "marts/dim_sessions": "SUCCEEDED"}
+        assert (tmp_path / "quality" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").is_file()
 
         again = run_pipeline(instance)
         assert again.days == [] and again.run_id is None

@@ -1,0 +1,86 @@
+"""The quality suites gate the daily chain in a real Dagster run: a blocking failure stops what depends on the
+asset, and the failed check says which expectation failed, what was observed and which rows offend."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from collector.generator import GeneratorConfig, generate
+from collector.generator.sinks import LandingSink
+from collector.landing import sealed_files
+from orchestration.pipeline import run_pipeline
+
+pytestmark = pytest.mark.slow
+CONFIG = GeneratorConfig(start=date(2024, 3, 4), users=60, days=1, seed=5)
+DOWNSTREAM_OF_BRONZE = [["gold", "daily_event_rollup"], ["staging", "stg_events"], ["marts", "fct_events"],
+                        ["marts", "dim_sessions"]]
+
+
+@pytest.fixture
+def landed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A generated day in the landing zone of a fresh data folder; its first sealed file is the one to spoil."""
+    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))  # the Spark and dbt subprocesses inherit it
+    monkeypatch.setenv("ANALYTICS_SPARK_SHUFFLE_PARTITIONS", "2")
+    monkeypatch.setenv("ANALYTICS_DUCKDB_MEMORY_LIMIT", "1GB")
+    generate(CONFIG, LandingSink(tmp_path / "lake", "web", writer_id="t"), tmp_path / "truth")
+    return sealed_files(tmp_path / "lake" / "landing", CONFIG.start.isoformat())[0]
+
+
+def spoil(path: Path, change) -> str:
+    """Apply ``change`` to the first track event of the landing file; the messageId of the spoiled event."""
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    event = next(event for event in events if event["type"] == "track")
+    change(event)
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return event["messageId"]
+
+
+def check_evaluation(instance: dg.DagsterInstance, asset: list[str]) -> dg.AssetCheckEvaluation:
+    key = dg.AssetCheckKey(dg.AssetKey(asset), "quality")
+    [execution] = instance.event_log_storage.get_latest_asset_check_execution_by_key([key]).values()
+    return execution.event.dagster_event.event_specific_data
+
+
+def materialized(instance: dg.DagsterInstance, asset: list[str]) -> bool:
+    return instance.get_latest_materialization_event(dg.AssetKey(asset)) is not None
+
+
+def test_a_landing_line_of_an_unknown_type_stops_the_chain_before_spark(landed: Path, tmp_path: Path):
+    bad_id = spoil(landed, lambda event: event.update(type="purchase"))
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = run_pipeline(instance)
+        assert not result.success
+        landing = check_evaluation(instance, ["landing", "events"])
+        assert not landing.passed and landing.severity == dg.AssetCheckSeverity.ERROR
+        assert "type_in_spec [blocking] FAILED: 1 of" in landing.description
+        assert landing.metadata["blocking_failures"].value == 1
+        assert bad_id in landing.metadata["offending_rows"].value
+        assert "| 2024-03-04 | type_in_spec | blocking | **FAILED** | 1 of " in landing.metadata["verdicts"].value
+        assert Path(landing.metadata["data_docs"].value).is_file()
+        for asset in [["bronze", "events"], *DOWNSTREAM_OF_BRONZE]:
+            assert not materialized(instance, asset), asset
+    assert not (tmp_path / "lake" / "bronze").exists()
+    assert not (tmp_path / "warehouse" / "analytics.duckdb").exists()
+
+
+def test_a_negative_revenue_stops_the_chain_after_bronze(landed: Path, tmp_path: Path):
+    bad_id = spoil(landed, lambda event: event["properties"].update(revenue=-25.0))
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = run_pipeline(instance)
+        assert not result.success
+        assert check_evaluation(instance, ["landing", "events"]).passed  # landing has no rule on revenue
+        assert materialized(instance, ["bronze", "events"])
+        bronze = check_evaluation(instance, ["bronze", "events"])
+        assert not bronze.passed and bronze.severity == dg.AssetCheckSeverity.ERROR
+        assert bronze.description.startswith("2024-03-04 revenue_not_negative [blocking] FAILED: 1 of ")
+        assert bad_id in bronze.metadata["offending_rows"].value and "-25.0" in bronze.metadata["offending_rows"].value
+        for asset in DOWNSTREAM_OF_BRONZE:
+            assert not materialized(instance, asset), asset
+    assert not (tmp_path / "warehouse" / "analytics.duckdb").exists()
