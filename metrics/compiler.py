@@ -18,6 +18,7 @@ from metricflow.engine.metricflow_engine import (
     MetricFlowQueryRequest,
     OutputColumnOrderMode,
 )
+from metricflow.sql.optimizer.optimization_levels import SqlOptimizationLevel
 from metricflow_semantics.errors.error_classes import InvalidQueryException
 from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifestLookup
 
@@ -31,6 +32,13 @@ from metrics.sql_client import DuckDbSqlClient
 # compilations must not interleave (in one engine or two).
 _COMPILE_LOCK = threading.Lock()
 _ONE_TICK = datetime.timedelta(microseconds=1)
+# MetricFlow's default level (O5) reads each semantic model once in a CTE for all the metrics on it. DuckDB
+# materializes a CTE read more than once, and the time range is applied by its readers, so every such query
+# copied the whole table, all of its history (a year of sessions for a two-week chart). O4 is the same SQL
+# with each read inline: each carries its own range and skips the row groups outside it (the marts are
+# stored in day order). Measured at 10M events: sessions per day 58 -> 25 ms CPU, week-over-week card
+# 170 -> 140 ms; a query reading one table twice with the same filters costs a second scan instead.
+_SQL_LEVEL = SqlOptimizationLevel.O4
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,7 @@ class MetricCompiler:
             order_by_names=request.order_by or None,
             limit=request.limit,
             output_column_order_mode=OutputColumnOrderMode.TYPE_GROUPED,
+            sql_optimization_level=_SQL_LEVEL,
         )
         try:
             with _COMPILE_LOCK:

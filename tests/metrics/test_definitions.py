@@ -25,7 +25,7 @@ BASE_METRICS = ["events", "orders", "revenue", "sessions", "active_users", "acti
 
 
 def test_semantic_validations_pass(built_warehouse: BuiltWarehouse) -> None:
-    """What `mf validate-configs` checks first; the two warnings are dbt's cumulative-metric format."""
+    """What `mf validate-configs` checks first."""
     manifest = parse_manifest_from_dbt_generated_manifest(built_warehouse.manifest.read_text())
     results = SemanticManifestValidator().validate_semantic_manifest(manifest)
     assert not results.has_blocking_issues, [issue.message for issue in results.all_issues]
@@ -80,6 +80,9 @@ def test_week_over_week_growth_of_each_base_metric(layer: SemanticLayer) -> None
     ("sessions", ["session__country_code", "session__device_type", "session__browser", "session__referrer_class",
                   "session__utm_source", "session__utm_campaign", "user__plan"]),
     ("active_users", ["user__plan", "user_day__cohort__week", "user_day__cohort__month"]),
+    ("active_users_7d", ["user__plan", "recent_user__cohort__week", "recent_user__status",
+                         "recent_user__is_identified", "recent_user__days_since_active"]),
+    ("new_users", ["user__plan", "user_day__cohort__week", "user_day__status", "user_day__is_identified"]),
     ("funnel_conversion_rate", ["funnel_entry__funnel_name", "funnel_entry__cohort__week",
                                 "funnel_entry__country_code", "funnel_entry__device_type", "user__plan"]),
     ("day_7_retention", ["cohort_period__cohort_start__week"]),

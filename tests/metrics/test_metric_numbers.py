@@ -67,6 +67,92 @@ def test_rolling_active_users(layer: SemanticLayer, marts, window: int) -> None:
     assert_same(frame_rows(layer.query(metric, start=START, end=END), metric), expected)
 
 
+def _rolling_active(window: int) -> str:
+    """Each day of the range and every user active on it or on one of the ``window`` - 1 days before, with
+    their last active day and first-seen day: from fct_user_activity_daily, not fct_user_recency_daily."""
+    return f"""
+        with days as (
+            select day::date as day from range(date '{START}', date '{END}', interval 1 day) as days(day)
+        ),
+        rolling as (
+            select days.day, activity.user_key, max(activity.activity_date) as last_active_date,
+                   any_value(activity.first_seen_date) as first_seen_date
+            from days
+            join marts.fct_user_activity_daily as activity
+              on activity.is_active and activity.activity_date > day - {window} and activity.activity_date <= day
+            group by all
+        )"""
+
+
+@pytest.mark.parametrize("window", [7, 30])
+def test_rolling_active_users_by_plan(layer: SemanticLayer, marts, window: int) -> None:
+    """A user counts under the plan they had on the day (the dim_users version valid that day), as daily
+    active users do; people who never identified have none."""
+    metric = f"active_users_{window}d"
+    expected = sql_rows(marts, f"""{_rolling_active(window)}
+        select rolling.day, version.plan, count(*)
+        from rolling
+        left join marts.dim_users as version
+          on version.user_key = rolling.user_key
+         and rolling.day >= version.valid_from::date
+         and (version.valid_to is null or rolling.day < version.valid_to::date)
+        group by all""")
+    assert {key[1] for key in expected} >= {"free", "plus", "pro", None}
+    frame = layer.query(metric, group_by=["user__plan"], start=START, end=END)
+    assert_same(frame_rows(frame, metric), expected)
+
+
+def test_rolling_active_users_by_cohort_week_and_status_of_the_day(layer: SemanticLayer, marts) -> None:
+    """The 7-day active users of each day by first-seen week and by their growth status that day: new,
+    returning or resurrected when active that day, churned on the first day after, none on other days."""
+    expected = sql_rows(marts, f"""{_rolling_active(7)}
+        select rolling.day, date_trunc('week', rolling.first_seen_date), that_day.status, count(*)
+        from rolling
+        left join marts.fct_user_activity_daily as that_day
+          on that_day.user_key = rolling.user_key and that_day.activity_date = rolling.day
+        group by all""")
+    assert {key[2] for key in expected} == {"new", "returning", "resurrected", "churned", None}
+    frame = layer.query("active_users_7d", group_by=["recent_user__cohort__week", "recent_user__status"],
+                        start=START, end=END)
+    assert_same(frame_rows(frame, "active_users_7d"), expected)
+
+
+def test_rolling_active_users_by_days_since_active_and_identified(layer: SemanticLayer, marts) -> None:
+    expected = sql_rows(marts, f"""{_rolling_active(30)}
+        select rolling.day, (rolling.day - rolling.last_active_date)::integer, identified.is_identified, count(*)
+        from rolling
+        join (select distinct user_key, is_identified from marts.fct_user_activity_daily) as identified
+          using (user_key)
+        group by all""")
+    frame = layer.query("active_users_30d", group_by=["recent_user__days_since_active",
+                                                      "recent_user__is_identified"], start=START, end=END)
+    assert_same(frame_rows(frame, "active_users_30d"), expected)
+    assert {0, 1, 7} <= {key[1] for key in expected} <= set(range(14))  # two weeks: at most 13 days since
+
+
+@pytest.mark.parametrize("grain", ["week", "month"])
+def test_rolling_active_users_per_period_are_its_first_day(layer: SemanticLayer, marts, grain: str) -> None:
+    """At week or month grain the value of the period's first day with data, not a sum over its days."""
+    for window in (7, 30):
+        metric = f"active_users_{window}d"
+        daily = sql_rows(marts, f"{_rolling_active(window)} select day, count(*) from rolling group by all")
+        first_days = {}
+        for (day,), users in sorted(daily.items()):
+            period = day - timedelta(days=day.weekday() if grain == "week" else day.day - 1)
+            first_days.setdefault(period, users)
+        frame = layer.query(metric, grain=grain, start=START, end=END)
+        assert_same(frame_rows(frame, metric), {(period,): users for period, users in first_days.items()})
+
+
+def test_daily_and_rolling_active_users_together_by_plan(layer: SemanticLayer) -> None:
+    """One query for the three (as a dashboard asks) equals three queries, sliced by a dimension they share."""
+    names = ["active_users", "active_users_7d", "active_users_30d"]
+    together = layer.query(names, group_by=["user__plan"], start=START, end=END)
+    for name in names:
+        alone = layer.query(name, group_by=["user__plan"], start=START, end=END)
+        assert_same(frame_rows(together.dropna(subset=[name]), name), frame_rows(alone, name))
+
+
 @pytest.mark.parametrize("grain", ["day", "week"])
 def test_new_users(layer: SemanticLayer, marts, grain: str) -> None:
     """Users by the period of their first activity; a period with activity but nobody new counts 0."""
@@ -80,6 +166,23 @@ def test_new_users(layer: SemanticLayer, marts, grain: str) -> None:
         group by all""")
     assert sum(expected.values()) == 300
     frame = layer.query("new_users", grain=grain, start=START, end=END)
+    assert_same(frame_rows(frame, "new_users"), expected)
+
+
+def test_new_users_by_plan_per_week(layer: SemanticLayer, marts) -> None:
+    """Users by the week of their first day and the plan they had that day; a week and plan with activity but
+    nobody new counts 0."""
+    expected = sql_rows(marts, """
+        select date_trunc('week', activity.activity_date), version.plan,
+               count(distinct activity.user_key) filter (where activity.status = 'new')
+        from marts.fct_user_activity_daily as activity
+        left join marts.dim_users as version
+          on version.user_key = activity.user_key
+         and activity.activity_date >= version.valid_from::date
+         and (version.valid_to is null or activity.activity_date < version.valid_to::date)
+        group by all""")
+    assert sum(expected.values()) == 300 and 0 in expected.values()
+    frame = layer.query("new_users", group_by=["user__plan"], grain="week", start=START, end=END)
     assert_same(frame_rows(frame, "new_users"), expected)
 
 
@@ -103,6 +206,46 @@ def test_sessions_by_device_and_country_with_filters(layer: SemanticLayer, marts
         where not is_bot and country_code in ('US', 'DE') and referrer_class <> 'direct'
         group by all""")
     assert {key[2] for key in expected} == {"US", "DE"}
+    assert_same(frame_rows(frame, "sessions"), expected)
+
+
+def test_events_by_dimensions_that_can_be_null(layer: SemanticLayer, marts) -> None:
+    """Events read per-day counts (fct_event_counts_daily): any subset of their dimensions adds up to the events,
+    a missing browser or campaign tag being a group of its own."""
+    frame = layer.query("events", group_by=["event__event_type", "event__browser", "event__os",
+                                            "event__referrer_class", "event__utm_source", "event__utm_campaign"],
+                        grain=None, where=[("event__event_type", "!=", "identify")], start=START, end=END)
+    expected = sql_rows(marts, """
+        select event_type, browser, os, referrer_class, utm_source, utm_campaign, count(*) from marts.fct_events
+        where not is_bot and event_type <> 'identify' group by all""")
+    assert any(None in key for key in expected)
+    assert_same(frame_rows(frame, "events"), expected)
+
+
+def test_revenue_and_orders_by_country_and_currency(layer: SemanticLayer, marts) -> None:
+    frame = layer.query(["revenue", "orders"], group_by=["event__country_code", "event__currency"], grain=None,
+                        start=START, end=END, order_by=["-orders"])
+    for metric, expression in [("revenue", "sum(revenue)"), ("orders", "count(*)")]:
+        expected = sql_rows(marts, f"""
+            select country_code, currency, coalesce({expression} filter (where event_name = 'Order Completed'), 0)
+            from marts.fct_events where not is_bot group by all""")
+        assert_same(frame_rows(frame, metric), expected)
+    assert frame["orders"].is_monotonic_decreasing
+
+
+def test_sessions_by_plan(layer: SemanticLayer, marts) -> None:
+    """Sessions join the type 2 users through the user (as `user_hash`): the plan of the session's day."""
+    expected = sql_rows(marts, """
+        select session.session_start::date, version.plan, count(*)
+        from marts.dim_sessions as session
+        left join marts.dim_users as version
+          on version.user_key = session.user_key
+         and session.session_start::date >= version.valid_from::date
+         and (version.valid_to is null or session.session_start::date < version.valid_to::date)
+        where not session.is_bot
+        group by all""")
+    assert {key[1] for key in expected} >= {"free", "plus", "pro", None}
+    frame = layer.query("sessions", group_by=["user__plan"], start=START, end=END)
     assert_same(frame_rows(frame, "sessions"), expected)
 
 

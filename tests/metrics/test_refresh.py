@@ -20,7 +20,8 @@ def publish_without_last_day(source: Path, served: Path) -> None:
     build = served.with_name("next.duckdb")
     shutil.copyfile(source, build)
     with duckdb.connect(str(build)) as connection:
-        connection.execute("delete from marts.fct_events where event_date = date '2024-03-17'")
+        for table in ("fct_events", "fct_event_counts_daily"):  # the events and what the metrics read of them
+            connection.execute(f"delete from marts.{table} where event_date = date '2024-03-17'")
     os.replace(build, served)
 
 

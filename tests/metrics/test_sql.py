@@ -82,3 +82,14 @@ def test_threads_share_a_layer(built_warehouse: BuiltWarehouse, layer: SemanticL
         results = list(pool.map(lambda arguments: fresh.query(**arguments), queries * 3))
     for index, frame in enumerate(results):
         assert frame.equals(expected[index % len(queries)]), index
+
+
+def test_every_read_of_a_table_carries_the_time_range(layer: SemanticLayer) -> None:
+    """No CTEs: DuckDB would materialize a CTE read twice whole, all of the table's history, before the range
+    applies; inline, each read is limited to the range and skips the other days' row groups."""
+    sql = layer.sql(["sessions", "average_session_duration", "bounce_rate"], start="2024-03-04",
+                    end="2024-03-11")
+    reads = sql.split('"marts"."dim_sessions"')[1:]
+    assert "_cte" not in sql and len(reads) >= 2
+    for after in reads:
+        assert "BETWEEN '2024-03-04' AND '2024-03-10'" in after.split("\n")[1], after[:200]

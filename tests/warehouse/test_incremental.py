@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from analytics_settings import Settings
-from tests.conftest import arrival_days_of, warehouse_settings
+from tests.conftest import arrival_days_of, query, warehouse_settings
 from warehouse import build_args, building
 from warehouse.project import run_dbt
 
@@ -24,7 +24,9 @@ def differences(left: Path, right: Path) -> dict[str, tuple[int, int]]:
         tables = connection.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = 'l' "
             "and schema_name in ('intermediate', 'marts') order by all").fetchall()
-        assert len(tables) >= 14
+        # the incremental marts and those rebuilt whole from them each run, the metrics' own included
+        assert len(tables) >= 16
+        assert {("marts", "fct_event_counts_daily"), ("marts", "fct_user_recency_daily")} <= set(tables)
         found = {}
         for schema, table in tables:
             columns = ", ".join(f'"{name}"' for (name,) in connection.execute(
@@ -53,6 +55,11 @@ def test_daily_runs_equal_a_full_refresh(tmp_path: Path, golden_lake: Path, gold
     for day in days:
         run_and_publish(settings, day, day)
     assert differences(settings.served_warehouse, golden_warehouse) == {}
+    # the per-day event counts the daily runs recomputed day by day (late events included) add up to the events
+    assert query(settings.served_warehouse, "select sum(events), sum(orders), sum(order_revenue) "
+                                            "from marts.fct_event_counts_daily") == query(
+        settings.served_warehouse, "select count(*), count(*) filter (where event_name = 'Order Completed'), "
+                                   "sum(revenue) filter (where event_name = 'Order Completed') from marts.fct_events")
 
     run_and_publish(settings, days[-3], days[-1])  # the last days once more
     assert differences(settings.served_warehouse, golden_warehouse) == {}

@@ -2,6 +2,7 @@
 select
     session_id,
     user_key,
+    hash(user_key)                                                 as user_hash,
     is_identified,
     session_start,
     session_end,
@@ -26,3 +27,5 @@ select
     country_code,
     is_bot
 from {{ ref('int_sessions') }}
+-- clustered by start: a query over a range of days reads only the row groups of those days
+order by session_start, session_id

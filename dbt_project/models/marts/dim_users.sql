@@ -32,6 +32,7 @@ versions as (
 select
     md5(user_key || '|' || strftime(valid_from, '%Y-%m-%dT%H:%M:%S.%g'))      as user_version_key,
     user_key,
+    hash(user_key)                                                             as user_hash,
     email,
     name,
     coalesce(plan, 'unknown')                                                  as plan,

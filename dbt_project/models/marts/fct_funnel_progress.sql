@@ -52,6 +52,7 @@ first_seen as (
 select
     progress.funnel_name,
     progress.user_key,
+    hash(progress.user_key)                                                as user_hash,
     progress.entered_at,
     len(list_filter(progress.step_times, lambda step_at: step_at is not null)) as steps_completed,
     progress.step_times,

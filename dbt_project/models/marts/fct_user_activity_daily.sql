@@ -27,6 +27,7 @@ last_day as (
 
 select
     user_key,
+    hash(user_key)                       as user_hash,
     activity_date,
     first_seen_date,
     case when activity_date = first_seen_date then 'new'
@@ -42,6 +43,7 @@ union all
 
 select
     user_key,
+    hash(user_key),
     activity_date + 1,
     first_seen_date,
     'churned',
@@ -52,3 +54,6 @@ select
 from flagged, last_day
 where (next_active_date is null or next_active_date > activity_date + 1)
   and activity_date + 1 <= last_activity_date
+
+-- clustered by day: a query over a range of days reads only the row groups of those days
+order by activity_date, user_key
