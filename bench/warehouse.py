@@ -90,6 +90,8 @@ def dbt_vars() -> dict:
 
 # ------------------------------------------------------------------ the code under test
 
+# the data docs' npm packages (100 MB): linked into a snapshot, not copied
+DOCS_ASSETS = Path("data_quality", "docs_assets", "node_modules")
 CODE_IGNORED = {".venv", ".data", ".git", ".pytest_cache", ".ruff_cache", ".hypothesis", ".dagster_home", "mlruns",
                 "mlartifacts"}
 
@@ -103,6 +105,8 @@ def _uncopied(folder: str, names: list[str]) -> set[str]:
         skipped |= {"target", "logs", "dbt_packages"} & set(names)
     elif relative == Path("bench"):
         skipped |= {"results"} & set(names)
+    elif relative == DOCS_ASSETS.parent:
+        skipped |= {DOCS_ASSETS.name} & set(names)
     return skipped
 
 
@@ -113,6 +117,7 @@ def code_snapshot(target: Path | None, cache: Path) -> Path:
     if target is None:
         target = cache / "code" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
         shutil.copytree(REPO, target, ignore=_uncopied)
+        (target / DOCS_ASSETS).symlink_to(REPO / DOCS_ASSETS, target_is_directory=True)
     elif not (target / "orchestration").is_dir():
         sys.exit(f"--code {target}: not a code snapshot of this repository (no orchestration/ in it); "
                  "leave --code out to take a new one")
