@@ -54,8 +54,8 @@ class SemanticLayer:
 
         ``where``: filters, each ``Filter(dimension, op, value)``, ``(dimension, op, value)`` or a dict.
         ``start``/``end``: the UTC range [start, end); periods of the grain that overlap it are returned
-        whole. ``grain=None`` gives totals over the range. Rows are ordered by time and group-by values
-        unless ``order_by`` names columns (``-name`` for descending).
+        whole. ``grain=None`` gives totals over the range. Rows are ordered by the columns ``order_by`` names
+        (``-name`` for descending), then by time and group-by values.
         """
         explained = self.explain(metrics, group_by, where, start, end, grain, order_by, limit)
         return self._warehouse.run(explained.sql, explained.parameters)

@@ -100,16 +100,18 @@ def build_request(
         raise InvalidQueryError(f"start {start_at} is not before end {end_at}; the range is [start, end)")
 
     time_column = f"{METRIC_TIME}__{grain}" if grain else None
-    orderable = [*metric_names, *([time_column] if time_column else []), *group_names]
-    if order_by is None:
-        ordering = tuple(name for name in orderable if name not in metric_names)
-    else:
-        ordering = _names(order_by, "order_by")
-        for name in ordering:
-            if name.removeprefix("-") not in orderable:
-                raise InvalidQueryError(
-                    f"order_by {name!r} is not a column of this query; order by one of "
-                    f"{', '.join(orderable)} (prefix '-' for descending)")
+    keys = [*([time_column] if time_column else []), *group_names]
+    orderable = [*metric_names, *keys]
+    ordering = _names(order_by, "order_by") if order_by is not None else ()
+    for name in ordering:
+        if name.removeprefix("-") not in orderable:
+            raise InvalidQueryError(
+                f"order_by {name!r} is not a column of this query; order by one of "
+                f"{', '.join(orderable)} (prefix '-' for descending)")
+    # The time and group-by columns not named break ties, so equal values (and which rows a limit keeps)
+    # come in the same order on every run.
+    named = {name.removeprefix("-") for name in ordering}
+    ordering = (*ordering, *(key for key in keys if key not in named))
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidQueryError(f"limit {limit!r} is not a positive whole number")

@@ -63,6 +63,20 @@ def test_results_are_ordered_by_time_then_group_by(layer: SemanticLayer) -> None
     assert str(frame["sessions"].dtype) == "int64"
 
 
+def test_ties_of_order_by_are_broken_by_time_then_group_by(layer: SemanticLayer) -> None:
+    """Equal values of the named column (many countries have no orders) come in the same order on every
+    run, and a limit keeps the same rows."""
+    frame = layer.query(["revenue", "orders"], group_by=["event__country_code", "event__currency"], grain=None,
+                        order_by=["-orders"], start="2024-03-04", end="2024-03-18")
+    keys = [(-row.orders, row.event__country_code, row.event__currency is None, row.event__currency or "")
+            for row in frame.itertuples()]
+    assert keys == sorted(keys)
+    assert (frame["orders"] == 0).sum() > 1  # the ties this is about
+    assert "ORDER BY orders DESC, event__country_code, event__currency" in " ".join(
+        layer.sql(["revenue", "orders"], group_by=["event__country_code", "event__currency"], grain=None,
+                  order_by=["-orders"]).split())
+
+
 def test_module_functions_use_the_served_warehouse_of_the_settings(
         built_warehouse: BuiltWarehouse, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANALYTICS_WAREHOUSE_PATH", str(built_warehouse.served))
