@@ -1,6 +1,6 @@
-"""Compact one arrival day of the landing zone into bronze Parquet.
+"""Compact arrival days of the landing zone into bronze Parquet.
 
-    python -m spark_jobs.compact --received-date YYYY-MM-DD [--report report.json]
+    python -m spark_jobs.compact --received-date YYYY-MM-DD [--received-date …] [--report report.json]
 
 Reads the sealed landing files of ``received_date=R`` with an explicit schema, keeps one row per
 ``messageId`` (the earliest ``receivedAt``, also against the bronze rows of the previous
@@ -9,19 +9,26 @@ names, URL and UTM, referrer class, user agent, bots, country) on distinct value
 policy, and replaces ``bronze/events/event_date=*/received_date=R/`` folder by folder (written to
 ``_staging/`` first, then renamed). Lines it cannot accept go to ``quarantine/lake/received_date=R/``.
 Re-running a day gives the same rows in the same files.
+
+Several days are compacted in one pass (one read of all their landing files, one write), with exactly the
+rows that compacting them one by one in date order gives: a messageId that arrived on two of the days is
+kept on the earlier one only, unless the days are more than the dedup window apart.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import pyarrow as pa
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from analytics_settings import Settings, load_settings
 from spark_jobs import enrich
@@ -86,15 +93,25 @@ def _millis_between(later: Column, earlier: Column) -> Column:
     return F.unix_millis(later) - F.unix_millis(earlier)
 
 
-def read_landing(spark: SparkSession, files: list[str]) -> DataFrame:
-    """The landing lines, each parsed with the explicit schema into one struct ``e`` (null when the line is
-    not a JSON object), and the file it came from."""
-    lines = spark.read.text(files)
+def read_landing(spark: SparkSession, files: dict[str, list[str]]) -> DataFrame:
+    """The landing lines of each arrival day (day → its files), each parsed with the explicit schema into one
+    struct ``e`` (null when the line is not a JSON object), with the file it came from and its arrival day (from
+    the file's ``received_date=`` folder).
+
+    One scan per day: Spark packs the files of one scan into splits by size, so a scan of every day would
+    mix the days in each split, and each split would write a file into every day's bronze folder. The scans
+    are identical but for their files (the day comes from the path), so Spark generates and compiles their code
+    once.
+    """
+    lines = functools.reduce(DataFrame.unionByName, [spark.read.text(day_files) for day_files in files.values()])
+    source_file = F.input_file_name()
     return lines.select(F.from_json("value", LANDING_SCHEMA).alias("e"), F.col("value").alias("raw_line"),
-                        F.input_file_name().alias("source_file"))
+                        source_file.alias("source_file"),
+                        F.regexp_extract(source_file, r"/received_date=(\d{4}-\d{2}-\d{2})/", 1).cast("date")
+                        .alias("received_date"))
 
 
-def parse_lines(parsed: DataFrame, received_date: str, settings: Settings) -> DataFrame:
+def parse_lines(parsed: DataFrame, settings: Settings) -> DataFrame:
     """Flat typed rows with a ``problem`` (a quarantine reason, or null); only problem rows keep their line.
 
     Keeping the line and file name only where they will be quarantined keeps the cached day narrow.
@@ -119,7 +136,7 @@ def parse_lines(parsed: DataFrame, received_date: str, settings: Settings) -> Da
                .when(too_late, "too_late"))
     context, page, campaign = e.context, e.context.page, e.context.campaign
     typed = parsed.select(
-        problem.alias("problem"),
+        problem.alias("problem"), "received_date",
         F.when(problem.isNotNull(), F.col("raw_line")).alias("line"),
         F.when(problem.isNotNull(), F.col("source_file")).alias("source_file"),
         e.messageId.alias("message_id"), e["type"].alias("type"), e.event.alias("event"),
@@ -139,7 +156,7 @@ def parse_lines(parsed: DataFrame, received_date: str, settings: Settings) -> Da
         context.library["name"].alias("library_name"), context.library.version.alias("library_version"),
     )
     return with_traffic_columns(typed.withColumn("event_date", F.to_date("event_time"))
-                                .withColumn("is_late", F.col("event_date") < F.lit(received_date).cast("date")))
+                                .withColumn("is_late", F.col("event_date") < F.col("received_date")))
 
 
 def with_traffic_columns(rows: DataFrame) -> DataFrame:
@@ -167,30 +184,66 @@ def with_traffic_columns(rows: DataFrame) -> DataFrame:
     )
 
 
-def mark_duplicates(spark: SparkSession, rows: DataFrame) -> DataFrame:
-    """``status``: the problem, ``duplicate`` for every copy of a messageId but the earliest, else ``ok``.
+def repeated_message_ids(valid: DataFrame, earlier: DataFrame | None) -> DataFrame:
+    """The messageIds that need a decision: seen more than once in the days compacted, or also in the bronze
+    of an earlier arrival day within the dedup window. Few and narrow: they are broadcast to the wide rows,
+    which never move."""
+    seen = valid.select("message_id", F.lit(True).alias("in_range"))
+    if earlier is not None:
+        seen = seen.unionByName(earlier.select("message_id", F.lit(False).alias("in_range")))
+    return (seen.groupBy("message_id").agg(F.count("*").alias("seen"), F.max("in_range").alias("in_range"))
+            .where((F.col("seen") > 1) & F.col("in_range")).select("message_id"))
 
-    Only the few repeated messageIds are shuffled: their ids are found on a narrow aggregate and
-    broadcast, so the wide rows of the day never move.
-    """
-    valid = rows.where(F.col("problem").isNull())
-    repeated = [row.message_id for row in
-                valid.groupBy("message_id").count().where(F.col("count") > 1).select("message_id").collect()]
-    with_problem = rows.where(F.col("problem").isNotNull()).withColumn("status", F.col("problem"))
-    if not repeated:
-        return with_problem.unionByName(valid.withColumn("status", F.lit("ok")))
-    ids = F.broadcast(spark.createDataFrame([(m,) for m in repeated], "message_id string"))
-    earliest_first = Window.partitionBy("message_id").orderBy(
+
+def resolve_copies(copies: DataFrame, earlier: DataFrame | None, window_days: int) -> DataFrame:
+    """The rows of repeated messageIds with a ``status``: ``duplicate`` for every copy of a day but its earliest,
+    ``earlier`` for a day's earliest copy that an earlier arrival day holds (as the day-by-day compaction sees
+    it), else ``ok``. ``earlier`` is the bronze of the days before, restricted to these ids."""
+    earliest_first = Window.partitionBy("message_id", "received_date").orderBy(
         F.col("received_at"), F.col("raw_user_id"), F.col("anonymous_id"), F.col("properties"), F.col("raw_traits"))
-    copies = valid.join(ids, "message_id", "left_semi").withColumn(
-        "status", F.when(F.row_number().over(earliest_first) == 1, "ok").otherwise("duplicate")).coalesce(1)
-    return (with_problem.unionByName(valid.join(ids, "message_id", "left_anti").withColumn("status", F.lit("ok")))
-            .unionByName(copies))
+    ranked = copies.withColumn("copy", F.row_number().over(earliest_first))
+    days = ranked.where(F.col("copy") == 1).select("message_id", "received_date", F.lit(True).alias("in_range"))
+    if earlier is not None:
+        days = days.unionByName(earlier.select("message_id", "received_date", F.lit(False).alias("in_range")))
+    kept = kept_arrival_days(days, window_days).withColumn("kept", F.lit(True))
+    return ranked.join(kept, ["message_id", "received_date"], "left").select(
+        *copies.columns,
+        F.when(F.col("copy") > 1, "duplicate").when(F.col("kept"), "ok").otherwise("earlier").alias("status"))
+
+
+def kept_arrival_days(days: DataFrame, window_days: int) -> DataFrame:
+    """(message_id, received_date) of the days compacted (``in_range``) that keep their copy of the id.
+
+    Compacting day by day in date order, day R keeps its copy unless the bronze of a day in
+    [R − window, R − 1] holds the id: a day compacted before (``in_range`` false) or a day of this run that
+    kept its copy. A copy dropped on R therefore does not hide the id from a later day; only the last day
+    that holds it counts, so the days of each id are scanned in date order (``aggregate`` over the sorted
+    days, natively: there are few such ids, with a few days each).
+    """
+    start = F.struct(F.lit(None).cast("date").alias("held"), F.array().cast("array<date>").alias("kept"))
+
+    def step(scan: Column, day: Column) -> Column:
+        keep = day.in_range & (scan.held.isNull() | (F.datediff(day.received_date, scan.held) > window_days))
+        return F.struct(F.when(day.in_range & ~keep, scan.held).otherwise(day.received_date).alias("held"),
+                        F.when(keep, F.concat(scan.kept, F.array(day.received_date))).otherwise(scan.kept)
+                        .alias("kept"))
+
+    per_id = days.groupBy("message_id").agg(
+        F.array_sort(F.collect_set(F.struct("received_date", "in_range"))).alias("days"))
+    return per_id.select("message_id", F.explode(F.aggregate("days", start, step).kept).alias("received_date"))
 
 
 def _lookup(spark: SparkSession, rows: list[tuple], schema: str) -> DataFrame:
-    """A small enrichment table (explicit DDL schema), broadcast to every task."""
-    return F.broadcast(spark.createDataFrame(rows, schema))
+    """A small enrichment table (explicit DDL schema of strings and booleans), broadcast to every task.
+
+    Handed to the JVM as an Arrow table: a Python list would start Python workers to unpickle it (a process
+    per core, ~100 MB of memory and seconds of start-up, for a table of a few thousand rows).
+    """
+    struct = StructType.fromDDL(schema)
+    arrow_types = {"string": pa.string(), "boolean": pa.bool_()}
+    table = pa.table({field.name: pa.array([row[index] for row in rows], type=arrow_types[field.dataType.typeName()])
+                      for index, field in enumerate(struct.fields)})
+    return F.broadcast(spark.createDataFrame(table, struct))
 
 
 @dataclass
@@ -205,6 +258,8 @@ class Lookups:
 
 
 def build_lookups(spark: SparkSession, rows: DataFrame, settings: Settings) -> Lookups:
+    """The tables for the distinct values of ``rows`` (every valid line of the run, duplicates included: an
+    entry no kept row uses changes nothing, and one pass over the lines beats one per day)."""
     referrer_key = F.struct("referrer_host", "has_referrer", "page_host", "utm_medium", "click_id")
     values = rows.agg(  # one pass for every distinct set
         F.collect_set("user_agent"), F.collect_set("raw_ip"), F.collect_set(referrer_key),
@@ -239,7 +294,7 @@ BRONZE_COLUMNS = (
 
 
 def enrich_rows(rows: DataFrame, lookups: Lookups, settings: Settings) -> DataFrame:
-    """The bronze columns of accepted rows, joined with the broadcast enrichment tables."""
+    """The bronze columns of accepted rows, joined with the broadcast enrichment tables, and their arrival day."""
     joined = (rows
               .join(lookups.user_agents, F.col("user_agent") == F.col("lookup_user_agent"), "left")
               .join(lookups.ips, F.col("raw_ip") == F.col("lookup_ip"), "left")
@@ -260,7 +315,8 @@ def enrich_rows(rows: DataFrame, lookups: Lookups, settings: Settings) -> DataFr
         (F.coalesce("ua_is_bot", F.lit(False)) | F.col("flagged_bot")).alias("is_bot"),
         *(name for name in BRONZE_COLUMNS if name not in {
             "event_name", "event_original", "revenue", "currency", "referrer_class", "device_type", "is_bot"}),
-    ).select(*BRONZE_COLUMNS)
+        "received_date",
+    ).select(*BRONZE_COLUMNS, "received_date")
 
 
 def _user_agent_row(parsed: enrich.UserAgent) -> tuple:
@@ -298,117 +354,187 @@ def _apply_pii(rows: DataFrame, sources: set[str], settings: Settings) -> DataFr
 
 
 def compact(received_dates: list[str], settings: Settings | None = None) -> CompactionReport:
-    """Compact the arrival days in date order on one session (each day reads the bronze of the days before)."""
+    """Compact the arrival days on one session, as compacting them one by one in date order would."""
     settings = settings or load_settings()
     days = sorted(set(received_dates))
     return run_job(settings, f"compact {days[0]}" + (f"..{days[-1]}" if len(days) > 1 else ""),
-                   lambda spark: CompactionReport.combine([compact_arrival_day(spark, day, settings) for day in days]))
+                   lambda spark: CompactionReport.combine(compact_arrival_days(spark, days, settings)))
 
 
 def compact_arrival_day(spark: SparkSession, received_date: str, settings: Settings) -> CompactionReport:
     """The compaction of arrival day ``received_date`` on an existing session (the tests share one)."""
-    date.fromisoformat(received_date)  # a clear error for a malformed date before Spark does anything
+    return compact_arrival_days(spark, [received_date], settings)[0]
+
+
+def compact_arrival_days(spark: SparkSession, received_dates: list[str], settings: Settings) -> list[CompactionReport]:
+    """The compaction of arrival days ``received_dates`` in one pass on an existing session: one report per day,
+    in date order, each as compacting the days one by one in date order gives it.
+
+    One read of every landing file, one dedup, one enrichment and one write for all the days; only the
+    commit (a rename per folder) and the report are per day. Each day's rows are deduplicated against the
+    bronze of its ``dedup_window_days`` previous arrival days: those of this run as this run leaves them,
+    the others as they are.
+    """
+    days = sorted({date.fromisoformat(day).isoformat() for day in received_dates})  # a clear error first
     lake = LakeFileSystem(spark, settings.lake_root)
-    lake.delete_staging(f"bronze-{received_date}-")  # what a crashed run of this day left behind
-    lake.delete_staging(f"quarantine-{received_date}-")
-    report = CompactionReport(received_date)
-    day_folder = lake.uri("landing", f"received_date={received_date}")
-    files = lake.glob(f"{day_folder}/hour=*/*.ndjson")
-    report.landing_files = len(files)
+    lake.delete_crashed_staging("compact", days)
+    reports = {day: CompactionReport(day) for day in days}
     bronze_root = lake.uri("bronze", "events")
     for event_date_dir in lake.list_dirs(bronze_root):
         lake.repair_replacements(f"{bronze_root}/{event_date_dir}")
-    if not files:
-        _replace_arrival_day(lake, bronze_root, received_date, {})
-        return report
+    landing = {day: lake.glob_files(lake.uri("landing", f"received_date={day}", "hour=*", "*.ndjson")) for day in days}
+    for day, report in reports.items():
+        report.landing_files = len(landing[day])
+    landed = [day for day in days if landing[day]]
+    for day in days:
+        if not landing[day]:
+            _replace_arrival_day(lake, bronze_root, day, {})
+    if not landed:
+        return list(reports.values())
 
-    # shuffle partitions sized to the day (~128 MB each), so a big day never makes huge tasks
-    landing_bytes = sum(lake.folder_bytes(hour) for hour in lake.glob(f"{day_folder}/hour=*"))
+    # shuffle partitions sized to the days (~128 MB each), so a big range never makes huge tasks
+    landing_bytes = sum(size for day in landed for _, size in landing[day])
     spark.conf.set("spark.sql.shuffle.partitions",
                    str(max(settings.spark_shuffle_partitions, math.ceil(landing_bytes / SHUFFLE_PARTITION_BYTES))))
-    parsed = parse_lines(read_landing(spark, files), received_date, settings).persist(StorageLevel.DISK_ONLY)
+    # Every step below reads the parsed lines again (parsing the JSON is what costs): kept in memory as far as
+    # it fits (~200 B an event, see session.py), the rest on disk.
+    parsed = parse_lines(read_landing(spark, {day: [path for path, _ in landing[day]] for day in landed}), settings
+                         ).persist(StorageLevel.MEMORY_AND_DISK)
+    valid = parsed.where(F.col("problem").isNull())
+    earlier = _earlier_copies(spark, lake, bronze_root, days, landed, settings.dedup_window_days)
+    repeated_ids = repeated_message_ids(valid, earlier).persist(StorageLevel.MEMORY_AND_DISK)
+    repeated = F.broadcast(repeated_ids)
+    copies = resolve_copies(valid.join(repeated, "message_id", "left_semi"),
+                            None if earlier is None else earlier.join(repeated, "message_id", "left_semi"),
+                            settings.dedup_window_days).persist(StorageLevel.MEMORY_AND_DISK)
+    staging = lake.staging("compact", days)
     try:
-        classified = mark_duplicates(spark, parsed)
-        counts = {row["status"]: row["count"] for row in classified.groupBy("status").count().collect()}
-        report.rows_in = sum(counts.values())
-        report.duplicates_within_day = counts.pop("duplicate", 0)
-        report.quarantined = {reason: counts[reason] for reason in QUARANTINE_REASONS if counts.get(reason)}
-        report.quarantine_path = _write_quarantine(lake, parsed, received_date)
+        _count_lines(parsed, copies, reports)
+        quarantined = _write_quarantine(lake, parsed, f"{staging}/quarantine")
+        for day in landed:
+            reports[day].quarantine_path = lake.uri("quarantine", "lake", f"received_date={day}")
+            staged = quarantined.get(day) or lake.make_folder(f"{staging}/quarantine/empty-{day}")
+            lake.replace_folder(staged, reports[day].quarantine_path)
 
-        accepted = classified.where(F.col("status") == "ok")
-        lookups = build_lookups(spark, accepted, settings)
-        earlier = _earlier_message_ids(spark, lake, bronze_root, received_date, settings.dedup_window_days)
-        if earlier is not None:
-            accepted = accepted.join(earlier, "message_id", "left_anti")
-        staging = lake.staging(f"bronze-{received_date}-")
-        _write_bronze(enrich_rows(accepted, lookups, settings), received_date, staging)
-        written = {name.removeprefix("event_date="): f"{staging}/{name}" for name in lake.list_dirs(staging)
-                   if name.startswith("event_date=")}
-        _replace_arrival_day(lake, bronze_root, received_date, written)
+        lookups = build_lookups(spark, valid, settings)
+        accepted = valid.join(repeated, "message_id", "left_anti").unionByName(
+            copies.where(F.col("status") == "ok").drop("status").coalesce(1))  # the few kept copies: one file
+        written = _write_bronze(lake, enrich_rows(accepted, lookups, settings), f"{staging}/bronze")
+        _count_written(spark, f"{staging}/bronze", written, reports)
+        for day in days:
+            reports[day].bytes_written = _replace_arrival_day(lake, bronze_root, day, written.get(day, {}))
         lake.delete(staging)
     finally:
-        parsed.unpersist()
+        for frame in (copies, repeated_ids, parsed):
+            frame.unpersist()
 
-    report.event_dates = sorted(written)
-    report.bronze_paths = [f"{bronze_root}/event_date={d}/received_date={received_date}" for d in report.event_dates]
-    report.bytes_written = sum(lake.folder_bytes(path) for path in report.bronze_paths)
-    if report.bronze_paths:
-        stats = spark.read.parquet(*report.bronze_paths).agg(
-            F.count("*"), F.sum(F.col("is_late").cast("int")), F.sum(F.col("is_clamped").cast("int")),
-            F.sum(F.col("is_offline_queued").cast("int")), F.sum(F.col("is_bot").cast("int"))).first()
-        (report.rows_out, report.late_events, report.clamped_events, report.offline_queued_events,
-         report.bot_events) = (int(value or 0) for value in stats)
-    report.duplicates_across_days = counts.get("ok", 0) - report.rows_out
-    return report
+    for day, report in reports.items():
+        report.event_dates = sorted(written.get(day, {}))
+        report.bronze_paths = [f"{bronze_root}/event_date={d}/received_date={day}" for d in report.event_dates]
+    return list(reports.values())
 
 
-def _write_bronze(bronze: DataFrame, received_date: str, staging: str) -> None:
-    """Sorted files, so a re-run writes the same bytes: the arrival day's own events straight from the input
-    splits (one file per ~128 MB of landing data, no shuffle), the few events of other days shuffled to
-    one file per day."""
-    on_time = F.col("event_date") == F.lit(received_date).cast("date")
-    other_days = bronze.where(~on_time).repartition("event_date")
-    (bronze.where(on_time).unionByName(other_days)
-     .sortWithinPartitions("event_date", "event_time", "message_id")
-     .write.partitionBy("event_date").parquet(staging))
+def _count_lines(parsed: DataFrame, copies: DataFrame, reports: dict[str, CompactionReport]) -> None:
+    """Lines in, quarantined by reason and copies dropped, per day: every line once (its problem, or "valid") and
+    every copy that is not kept, counted in one job."""
+    counts = (parsed.select("received_date", F.coalesce("problem", F.lit("valid")).alias("status"))
+              .unionByName(copies.where(F.col("status") != "ok").select("received_date", "status"))
+              .groupBy("received_date", "status").count().collect())
+    for received_date, status, count in counts:
+        report = reports[received_date.isoformat()]
+        if status == "duplicate":
+            report.duplicates_within_day = count
+        elif status == "earlier":
+            report.duplicates_across_days = count
+        else:
+            report.rows_in += count
+            if status in QUARANTINE_REASONS:
+                report.quarantined[status] = count
+    for report in reports.values():
+        report.quarantined = {reason: report.quarantined[reason] for reason in QUARANTINE_REASONS
+                              if reason in report.quarantined}
 
 
-def _earlier_message_ids(spark: SparkSession, lake: LakeFileSystem, bronze_root: str, received_date: str,
-                         window_days: int) -> DataFrame | None:
-    day = date.fromisoformat(received_date)
-    paths = [path for back in range(1, window_days + 1)
-             for path in lake.glob(f"{bronze_root}/event_date=*/received_date={day - timedelta(days=back)}")]
+def _earlier_copies(spark: SparkSession, lake: LakeFileSystem, bronze_root: str, days: list[str], landed: list[str],
+                    window_days: int) -> DataFrame | None:
+    """(message_id, received_date) of the bronze of the days within the dedup window before a landed day that
+    this run does not compact (the others it rewrites, and dedups against as it rewrites them)."""
+    before = sorted({(date.fromisoformat(day) - timedelta(days=back)).isoformat()
+                     for day in landed for back in range(1, window_days + 1)} - set(days))
+    paths = [path for day in before for path in lake.glob(f"{bronze_root}/event_date=*/received_date={day}")]
     if not paths:
         return None
-    return spark.read.parquet(*paths).select("message_id").distinct()
+    return (spark.read.option("basePath", bronze_root).parquet(*paths)
+            .select("message_id", F.col("received_date").cast("date").alias("received_date")))
 
 
-def _write_quarantine(lake: LakeFileSystem, parsed: DataFrame, received_date: str) -> str | None:
-    target = lake.uri("quarantine", "lake", f"received_date={received_date}")
+def _write_bronze(lake: LakeFileSystem, bronze: DataFrame, staging: str) -> dict[str, dict[str, str]]:
+    """Write every (event day, arrival day) folder in one job; the staged folders by arrival day, then event day.
+
+    Sorted files, so a re-run writes the same bytes: events of their arrival day straight from the input
+    splits (one file per ~128 MB of landing data, no shuffle), the few events of other days shuffled to one
+    file per folder.
+    """
+    on_time = F.col("event_date") == F.col("received_date")
+    other_days = bronze.where(~on_time).repartition("event_date", "received_date")
+    (bronze.where(on_time).unionByName(other_days)
+     .sortWithinPartitions("event_date", "received_date", "event_time", "message_id")
+     .write.partitionBy("event_date", "received_date").parquet(staging))
+    written: dict[str, dict[str, str]] = {}
+    for event_folder in lake.list_dirs(staging):
+        for arrival_folder in lake.list_dirs(f"{staging}/{event_folder}"):
+            written.setdefault(arrival_folder.removeprefix("received_date="), {})[
+                event_folder.removeprefix("event_date=")] = f"{staging}/{event_folder}/{arrival_folder}"
+    return written
+
+
+def _count_written(spark: SparkSession, staging: str, written: dict[str, dict[str, str]],
+                   reports: dict[str, CompactionReport]) -> None:
+    """Rows out, late, clamped, offline-queued and bot events per day, from the staged files (one job)."""
+    paths = [path for folders in written.values() for path in folders.values()]
+    if not paths:
+        return
+    flags = ("is_late", "is_clamped", "is_offline_queued", "is_bot")
+    per_day = (spark.read.option("basePath", staging).parquet(*paths)
+               .groupBy(F.col("received_date").cast("string").alias("received_date"))
+               .agg(F.count("*").alias("rows_out"), *(F.sum(F.col(flag).cast("int")).alias(flag) for flag in flags))
+               .collect())
+    for row in per_day:
+        report = reports[row["received_date"]]
+        report.rows_out = row["rows_out"]
+        report.late_events, report.clamped_events, report.offline_queued_events, report.bot_events = (
+            int(row[flag] or 0) for flag in flags)
+
+
+def _write_quarantine(lake: LakeFileSystem, parsed: DataFrame, staging: str) -> dict[str, str]:
+    """The rejected lines with their reason, one sorted JSON file per arrival day; the staged folder by day."""
     rejected = parsed.where(F.col("problem").isNotNull())
     messages = F.create_map(*(F.lit(x) for pair in QUARANTINE_REASONS.items() for x in pair))
-    staging = lake.staging(f"quarantine-{received_date}-")
     (rejected.select(F.col("problem").alias("reason"), messages[F.col("problem")].alias("message"),
-                     F.lit(received_date).alias("received_date"), "source_file", "line")
-     .repartition(1).sortWithinPartitions("source_file", "line").write.json(staging))
-    lake.replace_folder(staging, target)
-    return target
+                     F.col("received_date").cast("string").alias("received_date"), "source_file", "line",
+                     F.col("received_date").alias("arrival_day"))
+     .repartition("arrival_day").sortWithinPartitions("arrival_day", "source_file", "line")
+     .write.partitionBy("arrival_day").json(staging))
+    return {folder.removeprefix("arrival_day="): f"{staging}/{folder}"
+            for folder in lake.list_dirs(staging) if folder.startswith("arrival_day=")}
 
 
-def _replace_arrival_day(lake: LakeFileSystem, bronze_root: str, received_date: str, written: dict[str, str]) -> None:
-    """Make the ``received_date=R`` folders of bronze exactly ``written`` (event date → staged folder)."""
-    for event_date, staged in sorted(written.items()):
-        lake.replace_folder(staged, f"{bronze_root}/event_date={event_date}/received_date={received_date}")
+def _replace_arrival_day(lake: LakeFileSystem, bronze_root: str, received_date: str, written: dict[str, str]) -> int:
+    """Make the ``received_date=R`` folders of bronze exactly ``written`` (event date → staged folder); the
+    bytes committed."""
+    committed = sum(lake.replace_folder(staged, f"{bronze_root}/event_date={event_date}/received_date={received_date}")
+                    for event_date, staged in sorted(written.items()))
     for stale in lake.glob(f"{bronze_root}/event_date=*/received_date={received_date}"):
         if stale.split("event_date=")[1].split("/")[0] not in written:
             lake.delete(stale)
+    return committed
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark_jobs.compact", description=__doc__.splitlines()[0])
     parser.add_argument("--received-date", action="append", required=True, type=utc_day,
-                        help="an arrival day to compact (UTC); repeat it to compact several in one Spark session, "
-                             "in date order")
+                        help="an arrival day to compact (UTC); repeat it to compact several in one pass, with the "
+                             "rows compacting them one by one in date order gives")
     add_report_option(parser)
     args = parser.parse_args(argv)
     return emit_report(compact(args.received_date), args.report)

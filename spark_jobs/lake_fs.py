@@ -31,6 +31,11 @@ class LakeFileSystem:
         statuses = self._fs.globStatus(self._Path(pattern))
         return sorted(str(status.getPath()) for status in (statuses or []))
 
+    def glob_files(self, pattern: str) -> list[tuple[str, int]]:
+        """(uri, bytes) of the files matching ``pattern``."""
+        statuses = self._fs.globStatus(self._Path(pattern))
+        return sorted((str(status.getPath()), int(status.getLen())) for status in (statuses or []) if status.isFile())
+
     def list_dirs(self, uri: str) -> list[str]:
         if not self.exists(uri):
             return []
@@ -43,6 +48,10 @@ class LakeFileSystem:
         return sorted((str(s.getPath().getName()), int(s.getLen()))
                       for s in self._fs.listStatus(self._Path(uri)) if s.isFile())
 
+    def make_folder(self, uri: str) -> str:
+        self._fs.mkdirs(self._Path(uri))
+        return uri
+
     def delete(self, uri: str) -> None:
         self._fs.delete(self._Path(uri), True)
 
@@ -51,22 +60,26 @@ class LakeFileSystem:
         if not self._fs.rename(self._Path(source), self._Path(target)):
             raise OSError(f"could not rename {source} to {target}")
 
-    def staging(self, prefix: str) -> str:
-        """A fresh folder under ``_staging/`` for one job's output."""
-        return self.uri("_staging", f"{prefix}{uuid.uuid4().hex[:12]}")
+    def staging(self, job: str, days: list[str]) -> str:
+        """A fresh folder under ``_staging/`` for a run of ``job`` over ``days`` (sorted); its name holds the first
+        and last day."""
+        return self.uri("_staging", f"{job}-{days[0]}..{days[-1]}-{uuid.uuid4().hex[:12]}")
 
-    def delete_staging(self, prefix: str) -> None:
-        """Delete staged output of crashed runs (a job cleans only its own prefix)."""
+    def delete_crashed_staging(self, job: str, days: list[str]) -> None:
+        """Delete what crashed runs of ``job`` left for any of ``days`` (sorted), and nothing of runs of others."""
         for name in self.list_dirs(self.uri("_staging")):
-            if name.startswith(prefix):
+            first, _, last = name.removeprefix(f"{job}-")[:22].partition("..")
+            if name.startswith(f"{job}-") and first <= days[-1] and last >= days[0]:
                 self.delete(self.uri("_staging", name))
 
-    def replace_folder(self, new: str, target: str) -> None:
-        """Make ``new`` the folder at ``target`` by renames; files get stable names (part-00000…)."""
-        data_files = [name for name, _ in self.list_files(new) if not name.startswith((".", "_"))]
+    def replace_folder(self, new: str, target: str) -> int:
+        """Make ``new`` the folder at ``target`` by renames; files get stable names (part-00000…). Returns the
+        bytes of its data files."""
+        files = self.list_files(new)
+        data_files = [name for name, _ in files if not name.startswith((".", "_"))]
         for index, name in enumerate(data_files):
             self.rename(f"{new}/{name}", f"{new}/{_stable_name(index, name)}")
-        for name, _ in self.list_files(new):
+        for name, _ in files:
             if name.startswith((".", "_")):  # checksums and markers of the writer
                 self.delete(f"{new}/{name}")
         aside = None
@@ -76,6 +89,7 @@ class LakeFileSystem:
         self.rename(new, target)
         if aside is not None:
             self.delete(aside)
+        return sum(size for name, size in files if not name.startswith((".", "_")))
 
     def repair_replacements(self, parent: str) -> None:
         """Finish replacements a crash interrupted under ``parent`` (folders named ``X.replaced-…``)."""
@@ -86,9 +100,6 @@ class LakeFileSystem:
                     self.delete(f"{parent}/{name}")
                 else:
                     self.rename(f"{parent}/{name}", target)
-
-    def folder_bytes(self, uri: str) -> int:
-        return sum(size for _, size in self.list_files(uri))
 
 
 def _stable_name(index: int, spark_name: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 
 from analytics_settings import Settings, load_settings
-from spark_jobs.compact import compact_arrival_day
+from spark_jobs.compact import compact_arrival_days
 from spark_jobs.job_cli import add_report_option, emit_report, utc_day
 from spark_jobs.lake_fs import LakeFileSystem
 from spark_jobs.session import spark_session
@@ -45,10 +45,11 @@ def quarantined_days(spark: SparkSession, lake: LakeFileSystem) -> dict[str, int
 def replay(spark: SparkSession, settings: Settings, received_dates: list[str] | None = None) -> ReplayReport:
     lake = LakeFileSystem(spark, settings.lake_root)
     before = quarantined_days(spark, lake)
-    days = sorted(received_dates or before)
-    report = ReplayReport(days)
-    for day in days:
-        result = compact_arrival_day(spark, day, settings)
+    days = received_dates or sorted(before)
+    results = compact_arrival_days(spark, days, settings) if days else []
+    report = ReplayReport([result.received_date for result in results])
+    for result in results:  # in one pass, as replaying the days one by one in date order would
+        day = result.received_date
         report.quarantined_before[day] = before.get(day, 0)
         report.quarantined_after[day] = sum(result.quarantined.values())
         report.recovered[day] = report.quarantined_before[day] - report.quarantined_after[day]

@@ -5,7 +5,8 @@
 ``gold/daily_event_rollup/event_date=D/`` holds, per event name, country and device type, the events,
 the distinct identities (``user_id``, else ``anonymous_id``; before identity stitching) and the revenue of
 day D over every arrival day. Compacting arrival day R changes the event days its events belong to, so
-those days are rolled up again (the lake job reports them); each day's folder is replaced by rename.
+those days are rolled up again (the lake job reports them); each day's folder is replaced by rename. Several
+days are rolled up in one pass: one read of their bronze, one write.
 """
 
 from __future__ import annotations
@@ -42,38 +43,45 @@ def rollup(event_dates: list[str], settings: Settings | None = None) -> RollupRe
 
 
 def rollup_days(spark: SparkSession, event_dates: list[str], settings: Settings) -> RollupReport:
-    """Roll up ``event_dates`` on an existing session (the tests share one)."""
-    report = RollupReport(sorted(set(event_dates)))
+    """Roll up ``event_dates`` on an existing session (the tests share one): one read of their bronze, one
+    write, then each day's folder replaced by rename (a day without bronze loses its rollup)."""
+    report = RollupReport(sorted({date.fromisoformat(day).isoformat() for day in event_dates}))
+    if not report.event_dates:
+        return report
     lake = LakeFileSystem(spark, settings.lake_root)
-    for event_date in report.event_dates:
-        date.fromisoformat(event_date)
-        _rollup_day(spark, lake, event_date, report)
+    bronze_root = lake.uri("bronze", "events")
+    arrivals = [path for day in report.event_dates
+                for path in lake.glob(f"{bronze_root}/event_date={day}/received_date=*")]
+    lake.delete_crashed_staging("gold", report.event_dates)
+    staging = lake.staging("gold", report.event_dates)
+    if arrivals:
+        bronze = spark.read.option("basePath", bronze_root).parquet(*arrivals)
+        # one task (and one file) per day, sorted, so a re-run writes the same bytes
+        (bronze.groupBy(F.col("event_date").cast("string").alias("event_date"), "event_name",
+                        F.coalesce("country", F.lit("unknown")).alias("country"), "device_type")
+         .agg(F.count("*").alias("events"),
+              F.count_distinct(F.coalesce("user_id", "anonymous_id")).alias("unique_users"),
+              F.coalesce(F.sum("revenue"), F.lit(0.0)).alias("revenue"))
+         .repartition("event_date").sortWithinPartitions("event_date", "event_name", "country", "device_type")
+         .write.partitionBy("event_date").parquet(staging))
+    if lake.list_dirs(staging):
+        totals = spark.read.parquet(staging).groupBy(F.col("event_date").cast("string")).agg(
+            F.count("*"), F.sum("events")).collect()
+        report.rows = {day: int(rows) for day, rows, _ in totals}
+        report.events = {day: int(events or 0) for day, _, events in totals}
+    for day in report.event_dates:
+        target = lake.uri("gold", ROLLUP, f"event_date={day}")
+        if day in report.rows:
+            lake.replace_folder(f"{staging}/event_date={day}", target)
+            report.paths.append(target)
+        else:
+            report.rows[day] = report.events[day] = 0
+            if lake.exists(target):
+                lake.delete(target)
+    report.rows = {day: report.rows[day] for day in report.event_dates}
+    report.events = {day: report.events[day] for day in report.event_dates}
+    lake.delete(staging)
     return report
-
-
-def _rollup_day(spark: SparkSession, lake: LakeFileSystem, event_date: str, report: RollupReport) -> None:
-    source = lake.uri("bronze", "events", f"event_date={event_date}")
-    target = lake.uri("gold", ROLLUP, f"event_date={event_date}")
-    arrivals = lake.glob(f"{source}/received_date=*")
-    if not arrivals:
-        if lake.exists(target):
-            lake.delete(target)
-        report.rows[event_date] = report.events[event_date] = 0
-        return
-    bronze = spark.read.option("basePath", lake.uri("bronze", "events")).parquet(*arrivals)
-    daily = (bronze.groupBy("event_name",
-                            F.coalesce("country", F.lit("unknown")).alias("country"), "device_type")
-             .agg(F.count("*").alias("events"),
-                  F.count_distinct(F.coalesce("user_id", "anonymous_id")).alias("unique_users"),
-                  F.coalesce(F.sum("revenue"), F.lit(0.0)).alias("revenue"))
-             .coalesce(1).sortWithinPartitions("event_name", "country", "device_type"))
-    lake.delete_staging(f"gold-{event_date}-")
-    staging = lake.staging(f"gold-{event_date}-")
-    daily.write.parquet(staging)
-    lake.replace_folder(staging, target)
-    totals = spark.read.parquet(target).agg(F.count("*"), F.sum("events")).first()
-    report.rows[event_date], report.events[event_date] = int(totals[0]), int(totals[1] or 0)
-    report.paths.append(target)
 
 
 def main(argv: list[str] | None = None) -> int:

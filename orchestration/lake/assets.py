@@ -50,9 +50,9 @@ def build_lake_assets(partitions_def: dg.DailyPartitionsDefinition) -> list[dg.A
         against earlier arrival days), corrects event time for client clock skew, enriches (event names,
         UTM, referrer, user agent, bots, country), applies the PII policy and replaces the day's folders.
         Lines it cannot accept go to `lake/quarantine/lake/received_date=R/` with their reason. A range of
-        days (a backfill) is compacted in one session, in date order.
+        days (a backfill) is compacted in one pass, with the rows compacting its days one by one gives.
         """
-        days = context.partition_keys  # one day, or a backfill's range in one Spark session
+        days = context.partition_keys  # one day, or a backfill's range in one Spark job
         report = spark.run(context, "spark_jobs.compact", [arg for day in days for arg in ("--received-date", day)])
         quarantined = report["quarantined"]
         metadata = {

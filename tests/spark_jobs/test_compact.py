@@ -222,3 +222,123 @@ def test_rollup_of_an_event_day(spark, settings, tmp_path):
                     ("identify", "US", "other", 1, 1, 0.0), ("page", "US", "bot", 1, 1, 0.0),
                     ("page", "unknown", "other", 1, 1, 0.0)]
     assert rollup_days(spark, ["2026-11-10"], settings).rows == report.rows  # idempotent
+
+
+# A range of arrival days, compacted in one pass and day by day. Dedup window of 2 days; D0 is compacted
+# before the range. Expected (hand-computed, compacting in date order):
+#   a: D0, D1          → kept on D0 (D1's copy: the bronze of D0 holds it)
+#   b: D1, D2          → kept on D1
+#   c: D1, D3, D4      → kept on D1 and D4 (D3 is 2 days after D1: dropped; D4 is 3 days after the last
+#                        day that kept it, D1, so D3's dropped copy does not hide it)
+#   d: D1 twice, D2    → D1's earlier copy kept, its later copy and D2's dropped
+#   e: D0, D4          → kept on both (4 days apart)
+#   g: arrives on D3 with an event time on D1 (late)
+D0, D1, D2, D3, D4 = "2026-11-09", "2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13"
+RANGE = [D1, D2, D3, D4]
+RANGE_LINES = {
+    D0: [event("a", f"{D0}T10:00:00.000Z"), event("e", f"{D0}T11:00:00.000Z")],
+    D1: [event("a", f"{D1}T10:00:00.000Z"), event("b", f"{D1}T10:01:00.000Z"), event("c", f"{D1}T10:02:00.000Z"),
+         event("d", f"{D1}T10:04:00.000Z", properties={"copy": 2}),
+         event("d", f"{D1}T10:03:00.000Z", properties={"copy": 1}), event("f1", f"{D1}T10:05:00.000Z")],
+    D2: [event("b", f"{D2}T10:00:00.000Z"), event("d", f"{D2}T10:01:00.000Z"), event("f2", f"{D2}T10:02:00.000Z")],
+    D3: [event("c", f"{D3}T10:00:00.000Z"), event("g", f"{D3}T10:00:00.000Z", timestamp=f"{D1}T09:00:00.000Z")],
+    D4: [event("c", f"{D4}T10:00:00.000Z"), event("e", f"{D4}T10:01:00.000Z"), event("f4", f"{D4}T10:02:00.000Z")],
+}
+RANGE_BRONZE = {("a", D0, D0), ("e", D0, D0), ("b", D1, D1), ("c", D1, D1), ("d", D1, D1), ("f1", D1, D1),
+                ("f2", D2, D2), ("g", D3, D1), ("c", D4, D4), ("e", D4, D4), ("f4", D4, D4)}
+# (rows_in, duplicates_within_day, duplicates_across_days, rows_out, late_events, quarantined, event_dates)
+RANGE_REPORTS = {
+    D1: (6, 1, 1, 4, 0, {}, [D1]),
+    D2: (4, 0, 2, 1, 0, {"unparseable_line": 1}, [D2]),
+    D3: (2, 0, 1, 1, 1, {}, [D1]),
+    D4: (3, 0, 0, 3, 0, {}, [D4]),
+}
+
+
+def range_settings(data_dir: Path):
+    for day, lines in RANGE_LINES.items():
+        land(data_dir / "lake", day, lines, [b"{bad"] if day == D2 else [])
+    return load_settings(data_dir=data_dir, pii_salt=SALT, dedup_window_days=2)
+
+
+def bronze_table(lake: Path) -> list[tuple]:
+    """Every bronze row with its folder's days, sorted."""
+    return duckdb.sql(f"select * from read_parquet('{lake}/bronze/events/**/*.parquet', hive_partitioning=true) "
+                      "order by all").fetchall()
+
+
+def quarantine_lines(lake: Path) -> list[tuple]:
+    """(folder, reason, received_date, the landing folder of its file, line) of every quarantined line."""
+    return sorted((path.parent.name, q["reason"], q["received_date"], q["source_file"].split("/")[-3], q["line"])
+                  for path in (lake / "quarantine/lake").rglob("*.json")
+                  for q in map(json.loads, path.read_text().splitlines()))
+
+
+def report_of_rows(report: compaction.CompactionReport) -> dict:
+    """The report without what depends on how the rows are cut into files (bytes) or on the run (seconds)."""
+    fields = dict(vars(report), bronze_paths=[p.split("/bronze/")[1] for p in report.bronze_paths],
+                  quarantine_path=report.quarantine_path and report.quarantine_path.split("/quarantine/")[1])
+    return {name: value for name, value in fields.items()
+            if name not in {"bytes_written", "seconds", "spark_startup_seconds"}}
+
+
+def test_a_range_in_one_pass_equals_its_days_one_by_one(spark, tmp_path):
+    in_one, by_day = range_settings(tmp_path / "one"), range_settings(tmp_path / "by-day")
+    for settings in (in_one, by_day):
+        compact_arrival_day(spark, D0, settings)
+    one_pass = compaction.compact_arrival_days(spark, list(reversed(RANGE)), in_one)  # any order: date order
+    day_by_day = [compact_arrival_day(spark, day, by_day) for day in RANGE]
+
+    assert [report.received_date for report in one_pass] == RANGE
+    assert {r.received_date: (r.rows_in, r.duplicates_within_day, r.duplicates_across_days, r.rows_out,
+                              r.late_events, r.quarantined, r.event_dates) for r in one_pass} == RANGE_REPORTS
+    assert all(r.landing_files == 1 and r.bytes_written > 0 for r in one_pass)
+    assert [report_of_rows(r) for r in one_pass] == [report_of_rows(r) for r in day_by_day]
+    combined = compaction.CompactionReport.combine(one_pass)
+    assert (combined.received_date, combined.rows_in, combined.rows_out, combined.event_dates) == (
+        f"{D1}..{D4}", 15, 9, [D1, D2, D4])
+    assert report_of_rows(combined) == report_of_rows(compaction.CompactionReport.combine(day_by_day))
+
+    rows = {(row["message_id"], str(row["received_date"]), str(row["event_date"])): row
+            for row in bronze_rows_with_days(tmp_path / "one/lake")}
+    assert set(rows) == RANGE_BRONZE
+    assert json.loads(rows["d", D1, D1]["properties"]) == {"copy": 1}  # the day's earliest copy
+    assert rows["g", D3, D1]["is_late"] and rows["g", D3, D1]["event_time"] == utc(f"{D1}T09:00:00Z")
+    assert bronze_table(tmp_path / "one/lake") == bronze_table(tmp_path / "by-day/lake")
+    assert quarantine_lines(tmp_path / "one/lake") == quarantine_lines(tmp_path / "by-day/lake") == [
+        (f"received_date={D2}", "unparseable_line", D2, f"received_date={D2}", "{bad")]
+    assert not list((tmp_path / "one/lake/_staging").iterdir())
+
+    # idempotent: the range again gives the same files, and any of its days alone the same rows
+    files = files_of(tmp_path / "one/lake")
+    compaction.compact_arrival_days(spark, RANGE, in_one)
+    assert files_of(tmp_path / "one/lake") == files
+    assert compact_arrival_day(spark, D4, in_one).rows_out == 3
+    assert bronze_table(tmp_path / "one/lake") == bronze_table(tmp_path / "by-day/lake")
+
+
+def bronze_rows_with_days(lake: Path) -> list[dict]:
+    relation = duckdb.sql(f"select * from read_parquet('{lake}/bronze/events/**/*.parquet', hive_partitioning=true)")
+    columns = [c[0] for c in relation.description]
+    return [dict(zip(columns, values)) for values in relation.fetchall()]
+
+
+def test_rollup_of_several_days_in_one_pass(spark, tmp_path):
+    from spark_jobs.rollup import rollup_days
+
+    settings = range_settings(tmp_path)
+    compaction.compact_arrival_days(spark, [D0, *RANGE], settings)
+    gold = tmp_path / "lake/gold/daily_event_rollup"
+    (gold / f"event_date={D3}").mkdir(parents=True)  # a stale rollup: no event happened on D3 any more
+    report = rollup_days(spark, [D4, D3, D1, D2], settings)
+    assert report.event_dates == [D1, D2, D3, D4]
+    assert (report.rows, report.events) == ({D1: 1, D2: 1, D3: 0, D4: 1}, {D1: 5, D2: 1, D3: 0, D4: 3})
+    assert sorted(path.name for path in gold.iterdir()) == [f"event_date={D1}", f"event_date={D2}", f"event_date={D4}"]
+    rows = duckdb.sql(f"select event_date, event_name, country, device_type, events, unique_users, revenue from "
+                      f"read_parquet('{gold}/*/*.parquet', hive_partitioning=true) order by all").fetchall()
+    assert [(str(day), *rest) for day, *rest in rows] == [
+        (D1, "Button Clicked", "unknown", "other", 5, 1, 0.0), (D2, "Button Clicked", "unknown", "other", 1, 1, 0.0),
+        (D4, "Button Clicked", "unknown", "other", 3, 1, 0.0)]
+    assert [path.name for path in (gold / f"event_date={D1}").iterdir()] == ["part-00000.snappy.parquet"]
+    assert rollup_days(spark, [D1, D2, D3, D4], settings).rows == report.rows  # idempotent
+    assert not list((tmp_path / "lake/_staging").iterdir())
