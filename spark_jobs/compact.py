@@ -396,10 +396,12 @@ def compact_arrival_days(spark: SparkSession, received_dates: list[str], setting
     landing_bytes = sum(size for day in landed for _, size in landing[day])
     spark.conf.set("spark.sql.shuffle.partitions",
                    str(max(settings.spark_shuffle_partitions, math.ceil(landing_bytes / SHUFFLE_PARTITION_BYTES))))
-    # Every step below reads the parsed lines again (parsing the JSON is what costs): kept in memory as far as
-    # it fits (~200 B an event, see session.py), the rest on disk.
+    # Every step below reads the parsed lines again (parsing the JSON is what costs): kept on local disk
+    # (~200 B an event, see session.py). Not in memory: the cached blocks of a month at 10M events filled a 2g
+    # heap and the task building the next block ran out of memory (MEMORY_AND_DISK); the page cache keeps
+    # them in RAM outside the heap anyway.
     parsed = parse_lines(read_landing(spark, {day: [path for path, _ in landing[day]] for day in landed}), settings
-                         ).persist(StorageLevel.MEMORY_AND_DISK)
+                         ).persist(StorageLevel.DISK_ONLY)
     valid = parsed.where(F.col("problem").isNull())
     earlier = _earlier_copies(spark, lake, bronze_root, days, landed, settings.dedup_window_days)
     repeated_ids = repeated_message_ids(valid, earlier).persist(StorageLevel.MEMORY_AND_DISK)
