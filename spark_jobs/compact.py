@@ -386,10 +386,9 @@ def compact_arrival_days(spark: SparkSession, received_dates: list[str], setting
     for day, report in reports.items():
         report.landing_files = len(landing[day])
     landed = [day for day in days if landing[day]]
-    for day in days:
-        if not landing[day]:
+    if not landed:  # nothing arrived: the days have no bronze (the commit below does this for a range)
+        for day in days:
             _replace_arrival_day(lake, bronze_root, day, {})
-    if not landed:
         return list(reports.values())
 
     # shuffle partitions sized to the days (~128 MB each), so a big range never makes huge tasks
@@ -423,16 +422,14 @@ def compact_arrival_days(spark: SparkSession, received_dates: list[str], setting
             copies.where(F.col("status") == "ok").drop("status").coalesce(1))  # the few kept copies: one file
         written = _write_bronze(lake, enrich_rows(accepted, lookups, settings), f"{staging}/bronze")
         _count_written(spark, f"{staging}/bronze", written, reports)
-        for day in days:
-            reports[day].bytes_written = _replace_arrival_day(lake, bronze_root, day, written.get(day, {}))
+        for day, report in reports.items():  # a day without landing files loses its bronze
+            report.bytes_written = _replace_arrival_day(lake, bronze_root, day, written.get(day, {}))
+            report.event_dates = sorted(written.get(day, {}))
+            report.bronze_paths = [f"{bronze_root}/event_date={d}/received_date={day}" for d in report.event_dates]
         lake.delete(staging)
     finally:
         for frame in (copies, repeated_ids, parsed):
             frame.unpersist()
-
-    for day, report in reports.items():
-        report.event_dates = sorted(written.get(day, {}))
-        report.bronze_paths = [f"{bronze_root}/event_date={d}/received_date={day}" for d in report.event_dates]
     return list(reports.values())
 
 

@@ -64,22 +64,17 @@ def rollup_days(spark: SparkSession, event_dates: list[str], settings: Settings)
               F.coalesce(F.sum("revenue"), F.lit(0.0)).alias("revenue"))
          .repartition("event_date").sortWithinPartitions("event_date", "event_name", "country", "device_type")
          .write.partitionBy("event_date").parquet(staging))
-    if lake.list_dirs(staging):
-        totals = spark.read.parquet(staging).groupBy(F.col("event_date").cast("string")).agg(
-            F.count("*"), F.sum("events")).collect()
-        report.rows = {day: int(rows) for day, rows, _ in totals}
-        report.events = {day: int(events or 0) for day, _, events in totals}
+    totals = {day: (int(rows), int(events or 0)) for day, rows, events in (
+        spark.read.parquet(staging).groupBy(F.col("event_date").cast("string")).agg(F.count("*"), F.sum("events"))
+        .collect() if lake.list_dirs(staging) else [])}
     for day in report.event_dates:
         target = lake.uri("gold", ROLLUP, f"event_date={day}")
-        if day in report.rows:
+        report.rows[day], report.events[day] = totals.get(day, (0, 0))
+        if day in totals:
             lake.replace_folder(f"{staging}/event_date={day}", target)
             report.paths.append(target)
-        else:
-            report.rows[day] = report.events[day] = 0
-            if lake.exists(target):
-                lake.delete(target)
-    report.rows = {day: report.rows[day] for day in report.event_dates}
-    report.events = {day: report.events[day] for day in report.event_dates}
+        elif lake.exists(target):
+            lake.delete(target)
     lake.delete(staging)
     return report
 

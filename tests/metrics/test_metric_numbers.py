@@ -67,6 +67,13 @@ def test_rolling_active_users(layer: SemanticLayer, marts, window: int) -> None:
     assert_same(frame_rows(layer.query(metric, start=START, end=END), metric), expected)
 
 
+def _plan_version(alias: str, day: str) -> str:
+    """The join to the dim_users version of ``alias``'s user valid on ``day`` (type 2: [valid_from, valid_to))."""
+    return (f"left join marts.dim_users as version on version.user_key = {alias}.user_key "
+            f"and {day} >= version.valid_from::date "
+            f"and (version.valid_to is null or {day} < version.valid_to::date)")
+
+
 def _rolling_active(window: int) -> str:
     """Each day of the range and every user active on it or on one of the ``window`` - 1 days before, with
     their last active day and first-seen day: from fct_user_activity_daily, not fct_user_recency_daily."""
@@ -92,10 +99,7 @@ def test_rolling_active_users_by_plan(layer: SemanticLayer, marts, window: int) 
     expected = sql_rows(marts, f"""{_rolling_active(window)}
         select rolling.day, version.plan, count(*)
         from rolling
-        left join marts.dim_users as version
-          on version.user_key = rolling.user_key
-         and rolling.day >= version.valid_from::date
-         and (version.valid_to is null or rolling.day < version.valid_to::date)
+        {_plan_version('rolling', 'rolling.day')}
         group by all""")
     assert {key[1] for key in expected} >= {"free", "plus", "pro", None}
     frame = layer.query(metric, group_by=["user__plan"], start=START, end=END)
@@ -172,14 +176,11 @@ def test_new_users(layer: SemanticLayer, marts, grain: str) -> None:
 def test_new_users_by_plan_per_week(layer: SemanticLayer, marts) -> None:
     """Users by the week of their first day and the plan they had that day; a week and plan with activity but
     nobody new counts 0."""
-    expected = sql_rows(marts, """
+    expected = sql_rows(marts, f"""
         select date_trunc('week', activity.activity_date), version.plan,
                count(distinct activity.user_key) filter (where activity.status = 'new')
         from marts.fct_user_activity_daily as activity
-        left join marts.dim_users as version
-          on version.user_key = activity.user_key
-         and activity.activity_date >= version.valid_from::date
-         and (version.valid_to is null or activity.activity_date < version.valid_to::date)
+        {_plan_version('activity', 'activity.activity_date')}
         group by all""")
     assert sum(expected.values()) == 300 and 0 in expected.values()
     frame = layer.query("new_users", group_by=["user__plan"], grain="week", start=START, end=END)
@@ -235,13 +236,10 @@ def test_revenue_and_orders_by_country_and_currency(layer: SemanticLayer, marts)
 
 def test_sessions_by_plan(layer: SemanticLayer, marts) -> None:
     """Sessions join the type 2 users through the user (as `user_hash`): the plan of the session's day."""
-    expected = sql_rows(marts, """
+    expected = sql_rows(marts, f"""
         select session.session_start::date, version.plan, count(*)
         from marts.dim_sessions as session
-        left join marts.dim_users as version
-          on version.user_key = session.user_key
-         and session.session_start::date >= version.valid_from::date
-         and (version.valid_to is null or session.session_start::date < version.valid_to::date)
+        {_plan_version('session', 'session.session_start::date')}
         where not session.is_bot
         group by all""")
     assert {key[1] for key in expected} >= {"free", "plus", "pro", None}
@@ -262,14 +260,11 @@ def test_revenue_and_orders_per_day_and_currency(layer: SemanticLayer, marts) ->
 
 def test_average_revenue_per_user_by_plan_per_week(layer: SemanticLayer, marts) -> None:
     """The plan is the user's plan on the day of the activity (the dim_users version valid that day)."""
-    expected = sql_rows(marts, """
+    expected = sql_rows(marts, f"""
         select date_trunc('week', activity.activity_date), version.plan,
                sum(activity.revenue) / nullif(count(distinct activity.user_key) filter (where activity.is_active), 0)
         from marts.fct_user_activity_daily as activity
-        left join marts.dim_users as version
-          on version.user_key = activity.user_key
-         and activity.activity_date >= version.valid_from::date
-         and (version.valid_to is null or activity.activity_date < version.valid_to::date)
+        {_plan_version('activity', 'activity.activity_date')}
         group by all""")
     assert {key[1] for key in expected} >= {"free", "plus", "pro", None}
     frame = layer.query("average_revenue_per_user", group_by=["user__plan"], grain="week", start=START, end=END)
