@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     access_log_site_url: str = Field(default="http://localhost", description="Scheme and host of logged paths.")
     warehouse_path: Path | None = Field(
         default=None, description="The served DuckDB warehouse; `<data_dir>/warehouse/analytics.duckdb` if unset.")
-    duckdb_memory_limit: str = Field(default="4GB", description="DuckDB's memory cap for dbt builds (it spills past it).")
+    duckdb_memory_limit: str = Field(
+        default="2GB", description="DuckDB's memory cap for dbt builds and quality checks (it spills past it).")
     duckdb_threads: int = Field(default=2, description="DuckDB threads for dbt builds.")
     session_inactivity_minutes: int = Field(default=30, description="Inactivity that ends a session.")
     landing_max_silence_minutes: int = Field(

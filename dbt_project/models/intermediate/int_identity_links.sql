@@ -26,9 +26,15 @@ with candidate_links as (
 ),
 
 winners as (
-    select linked_id, user_id, linked_at, event_id, linked_by
+    -- each id's earliest link, as an aggregate: ranking would sort every identified event
+    select
+        linked_id,
+        arg_min(user_id, (linked_at, event_id))   as user_id,
+        min(linked_at)                            as linked_at,
+        arg_min(event_id, (linked_at, event_id))  as event_id,
+        arg_min(linked_by, (linked_at, event_id)) as linked_by
     from candidate_links
-    qualify row_number() over (partition by linked_id order by linked_at, event_id) = 1
+    group by linked_id
 )
 
 select

@@ -84,47 +84,76 @@ scoped as (
 {% endif %}
 
 runs as (
+    -- the events in time order with the number and the start of their activity run, in one window (event times
+    -- never decrease along it, so the latest run start is the start of the current run)
     select *,
-        sum(case when previous_event_at is null or event_time - previous_event_at >= {{ gap }} then 1 else 0 end)
-            over (partition by user_key order by event_time, event_id rows unbounded preceding) as run_number
+        sum(is_run_start::int) over user_events                                   as run_number,
+        max(case when is_run_start then event_time end) over user_events          as activity_started_at,
+        row_number() over user_events                                             as event_order
     from (
-        select *, lag(event_time) over (partition by user_key order by event_time, event_id) as previous_event_at
+        select *,
+            coalesce(event_time - lag(event_time) over (partition by user_key order by event_time, event_id)
+                     >= {{ gap }}, true)                                           as is_run_start
         from scoped
     )
+    window user_events as (partition by user_key order by event_time, event_id rows unbounded preceding)
 ),
 
 sliced as (
-    select *,
-        date_diff('millisecond', activity_started_at, event_time) // {{ max_session_ms }} as slice
-    from (select *, min(event_time) over (partition by user_key, run_number) as activity_started_at from runs)
+    select *, date_diff('millisecond', activity_started_at, event_time) // {{ max_session_ms }} as slice
+    from runs
+),
+
+sessions as (
+    select
+        user_key,
+        min(event_time)                                                           as session_start,
+        max(event_time)                                                           as session_end,
+        any_value(activity_started_at)                                            as activity_started_at,
+        count(*)                                                                  as events,
+        count(*) filter (where event_type in ('page', 'screen'))                  as page_views,
+        count(*) filter (where event_name = 'Order Completed')                    as purchases,
+        coalesce(sum(revenue) filter (where event_name = 'Order Completed'), 0)  as revenue,
+        -- the first and last event's values (nulls included) by their place in the window's order: plain
+        -- aggregates, where first(x order by …) would sort each session's events once per column
+        arg_min_null(coalesce(page_path, page_name), event_order)
+            filter (where event_type in ('page', 'screen'))                       as landing_page,
+        arg_max_null(coalesce(page_path, page_name), event_order)
+            filter (where event_type in ('page', 'screen'))                       as exit_page,
+        arg_min_null({'referrer_class': referrer_class, 'referrer_host': referrer_host, 'utm_source': utm_source,
+                      'utm_medium': utm_medium, 'utm_campaign': utm_campaign, 'device_type': device_type,
+                      'browser': browser, 'os': os, 'country_code': country_code}, event_order) as first_event,
+        bool_or(is_identified)                                                    as is_identified,
+        bool_or(is_bot)                                                           as is_bot,
+        any_value(recomputed_from)                                                as recomputed_from,
+        any_value(merged_keys)                                                    as merged_keys
+    from sliced
+    group by user_key, run_number, slice
 )
 
 select
-    md5(user_key || '|' || strftime(min(event_time), '%Y-%m-%dT%H:%M:%S.%g')) as session_id,
+    md5(user_key || '|' || strftime(session_start, '%Y-%m-%dT%H:%M:%S.%g')) as session_id,
     user_key,
-    min(event_time)                                                               as session_start,
-    max(event_time)                                                               as session_end,
-    any_value(activity_started_at)                                                as activity_started_at,
-    count(*)                                                                      as events,
-    count(*) filter (where event_type in ('page', 'screen'))                      as page_views,
-    count(*) filter (where event_name = 'Order Completed')                        as purchases,
-    coalesce(sum(revenue) filter (where event_name = 'Order Completed'), 0)      as revenue,
-    first(coalesce(page_path, page_name) order by event_time, event_id)
-        filter (where event_type in ('page', 'screen'))                           as landing_page,
-    last(coalesce(page_path, page_name) order by event_time, event_id)
-        filter (where event_type in ('page', 'screen'))                           as exit_page,
-    first(referrer_class order by event_time, event_id)                           as referrer_class,
-    first(referrer_host order by event_time, event_id)                            as referrer_host,
-    first(utm_source order by event_time, event_id)                               as utm_source,
-    first(utm_medium order by event_time, event_id)                               as utm_medium,
-    first(utm_campaign order by event_time, event_id)                             as utm_campaign,
-    first(device_type order by event_time, event_id)                              as device_type,
-    first(browser order by event_time, event_id)                                  as browser,
-    first(os order by event_time, event_id)                                       as os,
-    first(country_code order by event_time, event_id)                             as country_code,
-    bool_or(is_identified)                                                        as is_identified,
-    bool_or(is_bot)                                                               as is_bot,
-    any_value(recomputed_from)                                                    as recomputed_from,
-    any_value(merged_keys)                                                        as merged_keys
-from sliced
-group by user_key, run_number, slice
+    session_start,
+    session_end,
+    activity_started_at,
+    events,
+    page_views,
+    purchases,
+    revenue,
+    landing_page,
+    exit_page,
+    first_event.referrer_class,
+    first_event.referrer_host,
+    first_event.utm_source,
+    first_event.utm_medium,
+    first_event.utm_campaign,
+    first_event.device_type,
+    first_event.browser,
+    first_event.os,
+    first_event.country_code,
+    is_identified,
+    is_bot,
+    recomputed_from,
+    merged_keys
+from sessions

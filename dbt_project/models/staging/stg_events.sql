@@ -1,10 +1,19 @@
 -- Bronze events of this run's arrival days, renamed and typed, one row per event id. Bronze already keeps
 -- one row per messageId within an arrival day and against the days before it; a messageId can still sit
 -- in two arrival-day folders when days were compacted out of order, so keep its first arrival here
--- (fct_events drops the ids an earlier run already loaded).
-with bronze as (
+-- (fct_events drops the ids an earlier run already loaded). Only the repeated ids are ranked: ranking every
+-- event would sort the whole of bronze, wide rows and all, on every read of this view.
+with bronze as not materialized (  -- read three times, by column: never copied whole
     select * from {{ source('lake', 'bronze_events') }}
     where {{ in_arrival_days('received_date') }}
+),
+
+later_arrivals as (
+    -- (message_id, received_date) is unique in bronze, so it names the copy to drop
+    select message_id, received_date
+    from bronze
+    where message_id in (select message_id from bronze group by message_id having count(*) > 1)
+    qualify row_number() over (partition by message_id order by received_at, received_date) > 1
 )
 
 select
@@ -55,4 +64,4 @@ select
     library_name,
     library_version
 from bronze
-qualify row_number() over (partition by message_id order by received_at, received_date) = 1
+anti join later_arrivals using (message_id, received_date)
