@@ -86,7 +86,7 @@ class Settings(BaseSettings):
         default=None, description="The served DuckDB warehouse; `<data_dir>/warehouse/analytics.duckdb` if unset.")
     duckdb_memory_limit: str = Field(
         default="2GB", description="DuckDB's memory cap for dbt builds and quality checks (it spills past it).")
-    duckdb_threads: int = Field(default=2, description="DuckDB threads for dbt builds.")
+    duckdb_threads: int = Field(default=2, description="DuckDB threads for dbt builds and quality checks.")
     session_inactivity_minutes: int = Field(default=30, description="Inactivity that ends a session.")
     landing_max_silence_minutes: int = Field(
         default=60, description="Longer without a newly sealed landing file fails the landing freshness check.")

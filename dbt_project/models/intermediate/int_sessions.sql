@@ -12,7 +12,8 @@
 -- anonymous ids were linked since are recomputed entirely (their earlier sessions were filed under the
 -- anonymous id), and so are both users of an id that a late, earlier link moved from one to the other.
 -- See the `recompute_sessions` strategy in macros/.
-with events as (
+-- `events` is read twice by an incremental run: not materialized, or DuckDB would copy every stitched event whole
+with events as not materialized (
     select * from {{ ref('int_events_stitched') }}
 ),
 
