@@ -189,8 +189,9 @@ class CollectorApp:
                 await self._quarantine(source_id, received_ms, [(error.reason, error.message,
                                                                  body.decode("utf-8", "replace"))])
             raise
+        body_key = payload.pop(protocol.WRITE_KEY_FIELD, None)  # read once, never stored
         if source_id is None:
-            source_id = self._authenticate_body(payload.get("writeKey"))
+            source_id = self._authenticate_body(body_key)
 
         implied_type = protocol.ENDPOINT_TYPES.get(path)
         if implied_type is None:
@@ -215,8 +216,8 @@ class CollectorApp:
             problem = protocol.check_event(event, implied_type)
             line = b""
             if problem is None:
-                line = orjson.dumps(protocol.stamp_event(event, implied_type, received_at, source_id,
-                                                         batch_sent_at))
+                line = protocol.stored_json(protocol.stamp_event(event, implied_type, received_at, source_id,
+                                                                 batch_sent_at))
                 if len(line) > settings.max_event_bytes:
                     problem = ("event_too_large",
                                f"the event is {len(line)} bytes, above the {settings.max_event_bytes}-byte limit")

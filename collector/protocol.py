@@ -115,9 +115,8 @@ def stamp_event(event: dict, implied_type: str | None, received_at: str, source_
     """The stored form of an accepted event: as sent, plus receivedAt, the source and a messageId.
 
     A batch's ``sentAt`` is copied into events that carry none, because the lake's clock-skew correction
-    needs it per event. A ``writeKey`` inside an event is dropped: secrets are never stored.
+    needs it per event. A ``writeKey`` inside the event is removed when it is stored (:func:`stored_json`).
     """
-    event.pop("writeKey", None)
     if implied_type is not None:
         event["type"] = implied_type
     if not event.get("messageId"):
@@ -131,7 +130,38 @@ def stamp_event(event: dict, implied_type: str | None, received_at: str, source_
 
 def quarantine_line(reason: str, message: str, received_at: str, source_id: str, event: object) -> bytes:
     """One line of ``quarantine/collector/``: why the event was refused, when, from which source, and the
-    event (or the unparseable body) as sent."""
+    event (or the unparseable body) as sent, without write keys."""
     record = {"reason": reason, "message": message, "receivedAt": received_at, "sourceId": source_id,
               "event": event}
-    return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS) + b"\n"
+    return stored_json(record) + b"\n"
+
+
+WRITE_KEY_FIELD = "writeKey"
+# A `"writeKey": "…"` pair in a body that is not valid JSON (kept in quarantine as text): its value, even
+# one cut off by the end of a truncated body.
+_WRITE_KEY_IN_TEXT = re.compile(r'("writeKey"\s*:\s*)"(?:[^"\\]|\\.)*"?')
+REDACTED = "[redacted]"
+
+
+def without_write_keys(value: object) -> object:
+    """``value`` without write keys at any depth: ``writeKey`` fields are dropped, and in text (an
+    unparseable body) the value of a ``"writeKey": "…"`` pair is replaced by ``[redacted]``."""
+    if isinstance(value, dict):
+        return {key: without_write_keys(item) for key, item in value.items() if key != WRITE_KEY_FIELD}
+    if isinstance(value, list):
+        return [without_write_keys(item) for item in value]
+    if isinstance(value, str) and WRITE_KEY_FIELD in value:
+        return _WRITE_KEY_IN_TEXT.sub(rf'\1"{REDACTED}"', value)
+    return value
+
+
+def stored_json(record: object) -> bytes:
+    """The JSON of a record about to be written to the lake, without write keys (secrets are never stored).
+
+    A client may put its key anywhere: in each event, or in a whole batch sent as one event by an SDK pointed
+    at the wrong path. A byte search finds them, so only the rare record that carries one pays for the walk.
+    """
+    data = orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
+    if WRITE_KEY_FIELD.encode() in data:
+        data = orjson.dumps(without_write_keys(record), option=orjson.OPT_NON_STR_KEYS)
+    return data
