@@ -58,7 +58,10 @@ class Settings(BaseSettings):
     )
 
     max_event_bytes: int = 32 * 1024
-    max_request_bytes: int = 500 * 1024
+    max_request_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        description="Largest body, also after decompression (the gzip-bomb cap). Generous like RudderStack's: "
+                    "SDKs misjudge batch sizes, and a refused body loses every valid event in it.")
     request_timeout_seconds: float = 10.0
     rate_limit_events_per_second: float = 500_000.0
     rate_limit_burst_seconds: float = 1.0

@@ -79,7 +79,9 @@ def openapi_document() -> dict:
         "context": {"type": "object"},
         "writeKey": {"type": "string"},
     }}
-    paths["/v1/batch"] = {"post": _operation("Record a batch of calls (at most 500 KB).", batch)}
+    paths["/v1/batch"] = {"post": _operation(
+        "Record a batch of calls (a body of at most ANALYTICS_MAX_REQUEST_BYTES, 4 MiB by default; an event "
+        "above ANALYTICS_MAX_EVENT_BYTES is rejected alone).", batch)}
     paths["/v1/import"] = {"post": _operation("Record a batch of historical calls (as /v1/batch).", batch)}
     paths["/healthz"] = {"get": {"summary": "Liveness.", "responses": {"200": {"description": "Serving."}}}}
     paths["/metrics"] = {"get": {"summary": "Prometheus metrics.",

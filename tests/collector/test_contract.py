@@ -53,6 +53,10 @@ def case_body(case: str, size: int) -> bytes:
     return dumps(track(case, properties={"case": case, "pad": "x" * size}))
 
 
+NODE_SDK_BATCH = dumps({"batch": [json.loads(case_body("node_sdk_oversized_batch", 30_200)) for _ in range(20)]})
+assert 600_000 < len(NODE_SDK_BATCH) < 620_000  # above the former 512000-byte default
+
+
 CASES = [
     Case("accepted", "/v1/track", dumps(track("accepted", messageId="m-accepted")), 200, landed=1),
     Case("batch_partial", "/v1/batch", dumps({"batch": [
@@ -65,7 +69,13 @@ CASES = [
     Case("batch_event_too_large", "/v1/batch", dumps({"batch": [
         track("batch_event_too_large"), json.loads(case_body("batch_event_too_large", 33_000))]}),
         200, landed=1, quarantined={"event_too_large": 1}),
-    Case("request_too_large", "/v1/batch", dumps({"batch": [json.loads(case_body("request_too_large", 20_000))] * 30}),
+    # Segment's Node SDK (analytics-node 3.1) counts a large event as a few bytes and sends 20 of 30 KB in one
+    # ~605 KB body, without retrying a 413: the whole body is accepted, as RudderStack's 4 MB limit does.
+    Case("node_sdk_oversized_batch", "/v1/batch", NODE_SDK_BATCH, 200, landed=20),
+    Case("batch_event_40kb", "/v1/batch", dumps({"batch": [
+        track("batch_event_40kb"), json.loads(case_body("batch_event_40kb", 40_000)), track("batch_event_40kb")]}),
+        200, landed=2, quarantined={"event_too_large": 1}),
+    Case("request_too_large", "/v1/batch", dumps({"batch": [json.loads(case_body("request_too_large", 20_000))] * 220}),
          413, "request_too_large"),
     Case("gzip", "/v1/track", gzip.compress(dumps(track("gzip"))), 200, landed=1,
          headers={**JSON_HEADERS, "Content-Encoding": "gzip"}),
@@ -167,7 +177,7 @@ def test_cors_preflight_and_headers(server):
 
 def test_chunked_body_over_the_limit(server):
     def chunks():
-        for _ in range(30):
+        for _ in range(220):  # 4.4 MB, above the 4 MiB default
             yield b" " * 20_000
 
     response = httpx.post(server.url + "/v1/batch", content=chunks(), headers=JSON_HEADERS)
