@@ -7,10 +7,14 @@ are sealed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 
 import uvicorn
+import uvicorn.server
 from pydantic import ValidationError
 
 from analytics_settings import load_settings
@@ -18,6 +22,23 @@ from collector.app import create_app
 from collector.observability import configure_logging
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, but a drained SIGTERM or SIGINT ends with status 0.
+
+    uvicorn re-raises the signal once it has shut down, so a clean stop exits 143 (or 130), which service
+    managers, `docker stop` and orchestrators record as a failure.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in uvicorn.server.HANDLED_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         loop="uvloop", http="httptools", lifespan="on", access_log=False, log_config=None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS, server_header=False,
     )
-    uvicorn.Server(config).run()
+    _Server(config).run()
     return 0
 
 
