@@ -21,6 +21,7 @@ import argparse
 import functools
 import math
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -28,7 +29,7 @@ import pyarrow as pa
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import BooleanType, StringType, StructField, StructType
 
 from analytics_settings import Settings, load_settings
 from spark_jobs import enrich
@@ -233,52 +234,94 @@ def kept_arrival_days(days: DataFrame, window_days: int) -> DataFrame:
     return per_id.select("message_id", F.explode(F.aggregate("days", start, step).kept).alias("received_date"))
 
 
-def _lookup(spark: SparkSession, rows: list[tuple], schema: str) -> DataFrame:
-    """A small enrichment table (explicit DDL schema of strings and booleans), broadcast to every task.
+# One table for every kind of distinct value: the key (``value``, and for a referrer the other columns of its
+# class's inputs), then what the enrichment makes of it.
+_FLAGS = {"has_referrer", "ua_is_bot"}
+DISTINCT_VALUES_SCHEMA = StructType([
+    StructField(name, BooleanType() if name in _FLAGS else StringType()) for name in (
+        "kind", "value", "has_referrer", "page_host", "utm_medium", "click_id", "browser", "browser_version", "os",
+        "os_version", "device_type", "ua_is_bot", "country", "truncated_ip", "referrer_class", "normalized_event")])
+# Above this many distinct values of a kind, its table is joined by a shuffle rather than broadcast: a broadcast
+# is gathered on the driver and copied whole to every executor (~50 B a row).
+MAX_BROADCAST_LOOKUP_ROWS = 500_000
 
-    Handed to the JVM as an Arrow table: a Python list would start Python workers to unpickle it (a process
-    per core, ~100 MB of memory and seconds of start-up, for a table of a few thousand rows).
-    """
-    struct = StructType.fromDDL(schema)
-    arrow_types = {"string": pa.string(), "boolean": pa.bool_()}
-    table = pa.table({field.name: pa.array([row[index] for row in rows], type=arrow_types[field.dataType.typeName()])
-                      for index, field in enumerate(struct.fields)})
-    return F.broadcast(spark.createDataFrame(table, struct))
+
+def parse_distinct_values(bot_patterns: tuple[str, ...], batches: Iterator[pa.RecordBatch]
+                          ) -> Iterator[pa.RecordBatch]:
+    """The enrichment of distinct values, batch by batch on an executor (``mapInArrow``): each row keeps its key
+    and gains the columns of its kind."""
+    schema = pa.schema([(f.name, pa.bool_() if f.name in _FLAGS else pa.string()) for f in DISTINCT_VALUES_SCHEMA])
+    for batch in batches:
+        rows = batch.to_pylist()
+        for row in rows:
+            kind, value = row["kind"], row["value"]
+            if kind == "user_agent":
+                agent = enrich.parse_user_agent(value, bot_patterns)
+                row.update(browser=agent.browser, browser_version=agent.browser_version, os=agent.os,
+                           os_version=agent.os_version, device_type=agent.device_type, ua_is_bot=agent.is_bot)
+            elif kind == "ip":
+                row.update(country=enrich.country_for_ip(value), truncated_ip=enrich.truncate_ip(value))
+            elif kind == "referrer":
+                row["referrer_class"] = enrich.classify_referrer_host(
+                    value, row["has_referrer"], row["page_host"], row["utm_medium"], row["click_id"])
+            elif kind == "event":
+                row["normalized_event"] = enrich.normalize_event_name(value)
+        yield pa.RecordBatch.from_pylist(rows, schema=schema)
 
 
 @dataclass
 class Lookups:
-    """The enrichment tables, computed once per distinct value on the driver and broadcast."""
+    """The enrichment tables of the distinct values, computed by the executors; the small ones broadcast."""
 
     user_agents: DataFrame
     ips: DataFrame
     referrers: DataFrame
     event_names: DataFrame
     sources: set[str]
+    table: DataFrame  # the cached table of every kind they read; unpersist it when the run is done
 
 
-def build_lookups(spark: SparkSession, rows: DataFrame, settings: Settings) -> Lookups:
+def build_lookups(rows: DataFrame, settings: Settings) -> Lookups:
     """The tables for the distinct values of ``rows`` (every valid line of the run, duplicates included: an
-    entry no kept row uses changes nothing, and one pass over the lines beats one per day)."""
-    referrer_key = F.struct("referrer_host", "has_referrer", "page_host", "utm_medium", "click_id")
-    values = rows.agg(  # one pass for every distinct set
-        F.collect_set("user_agent"), F.collect_set("raw_ip"), F.collect_set(referrer_key),
-        F.collect_set("event"), F.collect_set("source_id")).first()
-    user_agents, ips, referrer_keys, event_names, sources = values
+    entry no kept row uses changes nothing, and one pass over the lines beats one per day).
+
+    One pass collects every kind of distinct value, the executors parse them in Arrow batches (a Python worker
+    each), and the table is cached so the joins are planned on its real size: a day with millions of distinct
+    user agents or IPs never funnels through the driver.
+    """
     patterns = tuple(settings.bot_user_agent_patterns)
+    enrich.bot_regex(patterns)  # an invalid pattern fails here, with its message, not in a task
+
+    def key(kind: str, value: str, *referrer: Column) -> Column:
+        others = referrer or (F.lit(None).cast("boolean"), *(F.lit(None).cast("string"),) * 3)
+        return F.struct(F.lit(kind).alias("kind"), F.col(value).alias("value"),
+                        *(column.alias(name) for column, name in zip(
+                            others, ("has_referrer", "page_host", "utm_medium", "click_id"))))
+
+    keys = rows.select(F.inline(F.array(
+        key("user_agent", "user_agent"), key("ip", "raw_ip"), key("event", "event"), key("source", "source_id"),
+        key("referrer", "referrer_host", *(F.col(c) for c in ("has_referrer", "page_host", "utm_medium", "click_id"))))))
+    parsed = (keys.where((F.col("kind") == "referrer") | F.col("value").isNotNull()).distinct()
+              .mapInArrow(functools.partial(parse_distinct_values, patterns), DISTINCT_VALUES_SCHEMA)
+              .persist(StorageLevel.MEMORY_AND_DISK))
+    counts = dict(parsed.groupBy("kind").count().collect())  # fills the cache
+    of_kind = {kind: parsed.where(F.col("kind") == kind) for kind in ("user_agent", "ip", "referrer", "event")}
+
+    def lookup(kind: str, *columns: Column | str) -> DataFrame:
+        table = of_kind[kind].select(*columns)
+        return F.broadcast(table) if counts.get(kind, 0) <= MAX_BROADCAST_LOOKUP_ROWS else table
+
+    value = F.col("value")
     return Lookups(
-        user_agents=_lookup(spark, [(ua, *_user_agent_row(enrich.parse_user_agent(ua, patterns)))
-                                    for ua in user_agents],
-                            "lookup_user_agent string, browser string, browser_version string, os string, "
-                            "os_version string, device_type string, ua_is_bot boolean"),
-        ips=_lookup(spark, [(ip, enrich.country_for_ip(ip), enrich.truncate_ip(ip)) for ip in ips],
-                    "lookup_ip string, country string, truncated_ip string"),
-        referrers=_lookup(spark, [(*key, enrich.classify_referrer_host(*key)) for key in referrer_keys],
-                          "r_host string, r_present boolean, p_host string, r_medium string, r_click string, "
-                          "referrer_class string"),
-        event_names=_lookup(spark, [(name, enrich.normalize_event_name(name)) for name in event_names],
-                            "lookup_event string, normalized_event string"),
-        sources=set(sources),
+        user_agents=lookup("user_agent", value.alias("lookup_user_agent"), "browser", "browser_version", "os",
+                           "os_version", "device_type", "ua_is_bot"),
+        ips=lookup("ip", value.alias("lookup_ip"), "country", "truncated_ip"),
+        referrers=lookup("referrer", value.alias("r_host"), F.col("has_referrer").alias("r_present"),
+                         F.col("page_host").alias("p_host"), F.col("utm_medium").alias("r_medium"),
+                         F.col("click_id").alias("r_click"), "referrer_class"),
+        event_names=lookup("event", value.alias("lookup_event"), "normalized_event"),
+        sources={row.value for row in parsed.where(F.col("kind") == "source").select("value").collect()},
+        table=parsed,
     )
 
 
@@ -319,14 +362,23 @@ def enrich_rows(rows: DataFrame, lookups: Lookups, settings: Settings) -> DataFr
     ).select(*BRONZE_COLUMNS, "received_date")
 
 
-def _user_agent_row(parsed: enrich.UserAgent) -> tuple:
-    return (parsed.browser, parsed.browser_version, parsed.os, parsed.os_version, parsed.device_type,
-            parsed.is_bot)
+SALT_COLUMN = "pii_salt_key"
 
 
-def _salted(column: Column, salt: str) -> Column:
-    """The same keyed hash as ``enrich.salted_hash`` (hex HMAC-SHA256 keyed with the salt), natively."""
-    return F.lower(F.hex(F.hmac(F.lit(salt).cast("binary"), column.cast("binary"))))
+def _salted(column: Column) -> Column:
+    """The same keyed hash as ``enrich.salted_hash`` (hex HMAC-SHA256 keyed with the salt), natively; the key
+    is the column :func:`_with_salt` joins in."""
+    return F.lower(F.hex(F.hmac(F.col(SALT_COLUMN), column.cast("binary"))))
+
+
+def _with_salt(rows: DataFrame, settings: Settings) -> DataFrame:
+    """``rows`` with the salt as a binary column, from a one-row table broadcast to the tasks.
+
+    Not a literal: a literal is printed in every plan (``explain``, the SQL tab, Spark's event log) and in
+    error messages that quote an expression; a table's rows never are.
+    """
+    salt = pa.table({SALT_COLUMN: pa.array([settings.pii_salt.get_secret_value().encode()], type=pa.binary())})
+    return rows.crossJoin(F.broadcast(rows.sparkSession.createDataFrame(salt, f"{SALT_COLUMN} binary")))
 
 
 def _apply_pii(rows: DataFrame, sources: set[str], settings: Settings) -> DataFrame:
@@ -336,19 +388,21 @@ def _apply_pii(rows: DataFrame, sources: set[str], settings: Settings) -> DataFr
     keep_ip = [s for s, p in policies.items() if p.ip == "keep"]
     drop_ip = [s for s, p in policies.items() if p.ip == "drop"]
     hashed = [s for s, p in policies.items() if p.hash_identifiers]
-    salt = settings.pii_salt.get_secret_value()
     ip = (F.when(source.isin(keep_ip), F.col("raw_ip")).when(source.isin(drop_ip), F.lit(None))
           .otherwise(F.col("truncated_ip")))
-    is_hashed = source.isin(hashed) if hashed else F.lit(False)
+    identifiers = [F.col("raw_user_id").alias("user_id"), F.col("raw_previous_id").alias("previous_id"),
+                   F.col("raw_traits").alias("traits")]
+    if not hashed:
+        return rows.select("*", ip.alias("ip"), *identifiers)
+    is_hashed = source.isin(hashed)
     traits = F.col("raw_traits")
     email = F.get_json_object(traits, "$.email")
     hashed_traits = F.when(email.isNull(), traits).otherwise(F.regexp_replace(
-        traits, r'"email"\s*:\s*"(?:[^"\\]|\\.)*"', F.concat(F.lit('"email":"'), _salted(email, salt), F.lit('"'))))
-    return rows.select(
-        "*", ip.alias("ip"),
-        F.when(is_hashed, _salted(F.col("raw_user_id"), salt)).otherwise(F.col("raw_user_id")).alias("user_id"),
-        F.when(is_hashed, _salted(F.col("raw_previous_id"), salt)).otherwise(F.col("raw_previous_id")
-                                                                              ).alias("previous_id"),
+        traits, r'"email"\s*:\s*"(?:[^"\\]|\\.)*"', F.concat(F.lit('"email":"'), _salted(email), F.lit('"'))))
+    return _with_salt(rows, settings).select(
+        *rows.columns, ip.alias("ip"),
+        F.when(is_hashed, _salted(F.col("raw_user_id"))).otherwise(F.col("raw_user_id")).alias("user_id"),
+        F.when(is_hashed, _salted(F.col("raw_previous_id"))).otherwise(F.col("raw_previous_id")).alias("previous_id"),
         F.when(is_hashed, hashed_traits).otherwise(traits).alias("traits"),
     )
 
@@ -408,6 +462,7 @@ def compact_arrival_days(spark: SparkSession, received_dates: list[str], setting
     copies = resolve_copies(valid.join(repeated, "message_id", "left_semi"),
                             None if earlier is None else earlier.join(repeated, "message_id", "left_semi"),
                             settings.dedup_window_days).persist(StorageLevel.MEMORY_AND_DISK)
+    caches = [copies, repeated_ids, parsed]
     staging = lake.staging("compact", days)
     try:
         _count_lines(parsed, copies, reports)
@@ -417,7 +472,8 @@ def compact_arrival_days(spark: SparkSession, received_dates: list[str], setting
             staged = quarantined.get(day) or lake.make_folder(f"{staging}/quarantine/empty-{day}")
             lake.replace_folder(staged, reports[day].quarantine_path)
 
-        lookups = build_lookups(spark, valid, settings)
+        lookups = build_lookups(valid, settings)
+        caches.append(lookups.table)
         accepted = valid.join(repeated, "message_id", "left_anti").unionByName(
             copies.where(F.col("status") == "ok").drop("status").coalesce(1))  # the few kept copies: one file
         written = _write_bronze(lake, enrich_rows(accepted, lookups, settings), f"{staging}/bronze")
@@ -428,7 +484,7 @@ def compact_arrival_days(spark: SparkSession, received_dates: list[str], setting
             report.bronze_paths = [f"{bronze_root}/event_date={d}/received_date={day}" for d in report.event_dates]
         lake.delete(staging)
     finally:
-        for frame in (copies, repeated_ids, parsed):
+        for frame in caches:
             frame.unpersist()
     return list(reports.values())
 

@@ -1,9 +1,9 @@
 """Enrichment of landed events: user agent, geo, IP truncation, hashing, event names, page URL, campaign
 and referrer class.
 
-Pure functions over *distinct values*: the compaction job collects the distinct user agents, IPs and
-(referrer, page URL, campaign) tuples, calls these on the driver and broadcast-joins the results, so
-nothing here runs as a per-row UDF. Nothing raises on malformed input (garbage becomes ``None``),
+Pure functions over *distinct values*: the compaction job gathers the distinct user agents, IPs, event names
+and referrer tuples, calls these on the executors (in Arrow batches) and joins the results, so nothing here
+runs as a per-row UDF and no distinct value passes through the driver. Nothing raises on malformed input (garbage becomes ``None``),
 except a misconfigured salt or bot pattern, which the job should fail on.
 """
 
@@ -69,7 +69,7 @@ def _parse_user_agent(user_agent: str, bot_patterns: tuple[str, ...]) -> UserAge
     result = ua_parser.parse(user_agent)
     browser, os_, device = result.user_agent, result.os, result.device
     is_bot = (device is not None and device.family == "Spider") or bool(
-        _bot_regex(bot_patterns).search(user_agent)
+        bot_regex(bot_patterns).search(user_agent)
     )
     os_family = os_.family if os_ else None
     return UserAgent(
@@ -83,7 +83,9 @@ def _parse_user_agent(user_agent: str, bot_patterns: tuple[str, ...]) -> UserAge
 
 
 @functools.lru_cache(maxsize=16)
-def _bot_regex(extra_patterns: tuple[str, ...]) -> re.Pattern[str]:
+def bot_regex(extra_patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """The built-in bot pattern and ``extra_patterns``, as one regular expression; a ValueError names an invalid
+    extra pattern."""
     for pattern in extra_patterns:
         try:
             re.compile(pattern)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -15,6 +17,10 @@ from analytics_settings import Settings
 def spark_session(settings: Settings, app_name: str) -> tuple[SparkSession, float]:
     """A session for ``app_name`` and the seconds it took to start (reported apart from the job's work)."""
     started = time.perf_counter()
+    # The enrichment runs Python on the executors: the interpreter of this job (and its packages), unless
+    # PYSPARK_PYTHON names another (on a cluster, one at the same path on every node); PySpark's default
+    # `python3` may lack them.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.appName(app_name)
         .master(settings.spark_master)
