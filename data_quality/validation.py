@@ -9,6 +9,7 @@ import great_expectations as gx
 
 from analytics_settings import Settings, load_settings
 from data_quality import execution, outcomes, project
+from data_quality.acceptances import acceptances, applied
 from data_quality.registry import suite_info
 from data_quality.results import SuiteResult, plain
 from data_quality.rules import rule_name
@@ -18,7 +19,8 @@ def validate(asset: str, partition: str, settings: Settings | None = None) -> Su
     """Run the suite of ``asset`` (``"bronze/events"``) on ``partition`` (a day, ``YYYY-MM-DD``).
 
     The result is also stored in the Great Expectations project under ``<data_dir>/quality/`` (see
-    ``build_data_docs``). Raises ``KeyError`` for an asset without a suite and ``ValueError`` for a
+    ``build_data_docs``). Blocking failures a person accepted (``data_quality.acceptances``) are marked and
+    no longer block. Raises ``KeyError`` for an asset without a suite and ``ValueError`` for a
     partition that is not a day; a rule that cannot be evaluated fails (with the reason in its ``note``).
     """
     info = suite_info(asset)
@@ -35,8 +37,9 @@ def validate(asset: str, partition: str, settings: Settings | None = None) -> Su
     validated.meta["skipped_rules"] = batch.skipped
     validated.meta["facts"] = plain(batch.facts)
     page = project.save(settings, info.suite_name, module.expectations(), validated, run_id, partition)
-    return outcomes.suite_result(info, partition, validated, batch, suite, time.perf_counter() - started,
-                                 run_id.run_name, page)
+    result = outcomes.suite_result(info, partition, validated, batch, suite, time.perf_counter() - started,
+                                   run_id.run_name, page)
+    return applied(result, acceptances(settings))
 
 
 def _day(partition: str) -> date:
