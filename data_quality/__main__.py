@@ -5,7 +5,8 @@
     python -m data_quality list                                   # the suites, and what blocks and what warns
     python -m data_quality accept ASSET DAY --reason "..." [--by NAME] [--rule RULE …]   # let a blocked day go on
 
-``validate`` prints each expectation's verdict, the seconds it took and the process's peak memory, and
+``validate`` checks its days in one validation, prints each expectation's verdict per day, the seconds it took
+and the process's peak memory, and
 exits 1 when a blocking expectation failed that nobody accepted (2 for a usage error). ``accept`` records
 who accepts the blocking failures of an asset on a day and why (``data_quality/acceptances.py``); the next
 run of that day passes its check with the acceptance in the metadata.
@@ -23,7 +24,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from analytics_settings import load_settings
-from data_quality import SUITES, build_data_docs, validate
+from data_quality import SUITES, build_data_docs, validate_days
 from data_quality.acceptances import accept
 from data_quality.registry import gates_table
 
@@ -69,20 +70,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.serve:
             serve(index.parent, args.port)
         return 0
+    started = time.perf_counter()
+    try:
+        results = validate_days(args.asset, args.days)  # several days: one validation
+    except ValueError as error:
+        parser.error(str(error))
+    if not args.json:
+        print(f"{args.asset}: {len(results)} days in {time.perf_counter() - started:.1f} s, peak memory "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     blocked = False
-    for day in args.days:
-        started = time.perf_counter()
-        try:
-            result = validate(args.asset, day)
-        except ValueError as error:
-            parser.error(str(error))
+    for result in results:
         blocked |= result.severity == "blocking"
         if args.json:
             print(json.dumps(result.to_dict()))
             continue
         print(f"{result.asset} {result.partition}: {'passed' if result.success else 'FAILED'}"
-              f"{f' ({result.severity})' if result.severity else ''} in {time.perf_counter() - started:.1f} s, "
-              f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+              f"{f' ({result.severity})' if result.severity else ''} in {result.seconds:.1f} s")
         for expectation in result.expectations:
             print(f"  {expectation.summary}")
             for row in expectation.sample[:3]:

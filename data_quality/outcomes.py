@@ -21,10 +21,11 @@ AGGREGATES = {"expect_column_median_to_be_between", "expect_column_mean_to_be_be
               "expect_column_sum_to_be_between"}
 
 
-def suite_result(info: SuiteInfo, partition: str, validation: Any, batch: Batch, rules: list,
+def suite_result(info: SuiteInfo, partition: str, validated: list, batch: Batch, rules: list,
                  seconds: float, run_name: str, docs_page: str | None) -> SuiteResult:
-    """``rules`` is the whole suite in order; those in ``batch.skipped`` were not validated."""
-    by_rule = {rule_name(result.expectation_config): result for result in validation.results}
+    """``validated``: the expectation results of ``partition``; ``rules`` is the whole suite in order, those in
+    ``batch.skipped`` were not validated."""
+    by_rule = {rule_name(result.expectation_config): result for result in validated}
     outcomes = []
     for rule in rules:
         name = rule_name(rule)
