@@ -1,12 +1,17 @@
-"""Validate the days of an asset: load each day's batch, run the suite once over the range, keep the result,
+"""Validate the days of an asset: load each day's batch, run the suite over the range, keep the result,
 return a verdict per day.
 
 A backfill checks hundreds of small days: run one by one, each paid a Great Expectations context, a
-validation and a store write (~0.6 s a day whatever its size). Over a range, the days' batches are stacked
-into one frame with a ``partition`` column and every rule is repeated per day with the row condition
-``partition == day`` (and that day's bounds as suite parameters), so one validation gives each day exactly
-the verdict a run of that day alone gives. Days are stacked up to ``MAX_ROWS`` rows per validation, so a
-range of big days costs the memory of about one big day.
+validation and a store write, and Great Expectations' cost per expectation (~0.6 s a day whatever its
+size). Over a range, the days' batches are stacked into one frame with a ``partition`` column, and:
+
+- a row rule (a map expectation without bounds of its own day) is validated once over the whole range: when
+  no row of the range offends, no day's does, and each day passes with its row count;
+- the others (bounds from the day's history, aggregates) and a row rule some rows offend are repeated per
+  day under the row condition ``partition == day``, with that day's bounds as suite parameters.
+
+So a day gets exactly the verdict a run of that day alone gives, in two validations for the range. Days
+are stacked up to ``MAX_ROWS`` rows per validation, so a range of big days costs the memory of about one.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ from types import ModuleType
 
 import great_expectations as gx
 import pandas as pd
+from great_expectations.expectations.expectation import (
+    ColumnMapExpectation,
+    ColumnPairMapExpectation,
+    MulticolumnMapExpectation,
+)
 from great_expectations.expectations.row_conditions import Column
 
 from analytics_settings import Settings, load_settings
@@ -25,8 +35,8 @@ from data_quality import execution, outcomes, project
 from data_quality.acceptances import acceptances, applied
 from data_quality.batch import Batch
 from data_quality.registry import SuiteInfo, suite_info
-from data_quality.results import SuiteResult, plain
-from data_quality.rules import rule_name
+from data_quality.results import ExpectationResult, SuiteResult, plain
+from data_quality.rules import rule_name, severity_of
 
 MAX_ROWS = 2_000_000
 PARTITION = "partition"
@@ -79,10 +89,20 @@ def _validate_group(info: SuiteInfo, module: ModuleType, group: list[tuple[str, 
     partitions = [partition for partition, _, _ in group]
     span = partitions[0] if len(partitions) == 1 else f"{partitions[0]}..{partitions[-1]}"
     stacked = _stack(group)
-    rules = [_for_day(rule, partition) for partition, batch, _ in group
-             for rule in module.expectations() if rule_name(rule) not in batch.skipped]
     run_id = gx.RunIdentifier(run_name=span, run_time=datetime.now(UTC))
-    validated = execution.run_suite(info.suite_name, rules, stacked, run_id)
+    skipped = set().union(*(batch.skipped for _, batch, _ in group))
+    whole = [rule for rule in module.expectations() if len(group) > 1 and _is_row_rule(rule, skipped)]
+    clean = set()
+    if whole:
+        ranged = execution.run_suite(info.suite_name, whole, stacked, run_id)
+        clean = {rule_name(r.expectation_config) for r in ranged.results
+                 if r.success and not (r.result or {}).get("unexpected_count")
+                 and not (r.exception_info or {}).get("raised_exception")}
+    per_day = [_for_day(rule, partition) for partition, batch, _ in group for rule in module.expectations()
+               if rule_name(rule) not in batch.skipped and rule_name(rule) not in clean]
+    validated = execution.run_suite(info.suite_name, per_day, stacked, run_id)
+    if clean:
+        validated.results.extend(r for r in ranged.results if rule_name(r.expectation_config) in clean)
     validated.meta["partition"] = span
     validated.meta["skipped_rules"] = {partition: batch.skipped for partition, batch, _ in group}
     validated.meta["facts"] = plain({partition: batch.facts for partition, batch, _ in group})
@@ -90,15 +110,32 @@ def _validate_group(info: SuiteInfo, module: ModuleType, group: list[tuple[str, 
         validated.meta["skipped_rules"], validated.meta["facts"] = group[0][1].skipped, plain(group[0][1].facts)
     suite = module.expectations()
     page = project.save(settings, info.suite_name, suite, validated, run_id, span)
-    shared = (time.perf_counter() - started) / len(group)  # the validation's cost, spread over its days
+    shared = (time.perf_counter() - started) / len(group)  # the validations' cost, spread over their days
     results = []
     for partition, batch, loading in group:
         day_results = [r for r in validated.results if r.expectation_config.meta.get(PARTITION) == partition]
+        passed = {rule_name(r.expectation_config): _passed(r, len(batch.frame)) for r in validated.results
+                  if rule_name(r.expectation_config) in clean}
         shown = Batch(stacked.frame, skipped=batch.skipped, facts=batch.facts, sample_columns=batch.sample_columns,
                       details=stacked.details)
         results.append(outcomes.suite_result(info, partition, day_results, shown, suite, loading + shared,
-                                             run_id.run_name, page))
+                                             run_id.run_name, page, passed))
     return results
+
+
+def _is_row_rule(rule, skipped: set[str]) -> bool:
+    """A rule row by row, with no bound of its own day: validated over the range, clean days need no run."""
+    return (isinstance(rule, (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation))
+            and rule_name(rule) not in skipped
+            and not any(isinstance(v, dict) and "$PARAMETER" in v for v in rule.configuration.kwargs.values()))
+
+
+def _passed(ranged, rows: int) -> ExpectationResult:
+    """What a day's own run of a row rule gives when none of its ``rows`` offends."""
+    config = ranged.expectation_config
+    return ExpectationResult(name=rule_name(config), expectation=config.type, severity=severity_of(config),
+                             success=True, observed=0, expected=outcomes.expected_of(config), element_count=rows,
+                             unexpected_count=0, unexpected_percent=0.0, notes=config.notes or "")
 
 
 def _for_day(rule, partition: str):
