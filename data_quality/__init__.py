@@ -32,7 +32,7 @@ def validate(asset: str, partition: str, settings: Settings | None = None) -> Su
 
 
 def validate_days(asset: str, partitions: list[str], settings: Settings | None = None) -> list[SuiteResult]:
-    """``validate`` of several days in one validation (a backfill's range): the same verdict per day, a
+    """``validate`` of several days in one pass (a backfill's range): the same verdict per day, a
     fraction of the cost."""
     from data_quality.validation import validate_days as run
 

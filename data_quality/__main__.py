@@ -5,7 +5,7 @@
     python -m data_quality list                                   # the suites, and what blocks and what warns
     python -m data_quality accept ASSET DAY --reason "..." [--by NAME] [--rule RULE …]   # let a blocked day go on
 
-``validate`` checks its days in one validation, prints each expectation's verdict per day, the seconds it took
+``validate`` checks its days in one pass, prints each expectation's verdict per day, the seconds it took
 and the process's peak memory, and
 exits 1 when a blocking expectation failed that nobody accepted (2 for a usage error). ``accept`` records
 who accepts the blocking failures of an asset on a day and why (``data_quality/acceptances.py``); the next
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     try:
-        results = validate_days(args.asset, args.days)  # several days: one validation
+        results = validate_days(args.asset, args.days)  # several days: one pass
     except ValueError as error:
         parser.error(str(error))
     if not args.json:

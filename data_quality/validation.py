@@ -55,7 +55,7 @@ def validate(asset: str, partition: str, settings: Settings | None = None) -> Su
 
 
 def validate_days(asset: str, partitions: list[str], settings: Settings | None = None) -> list[SuiteResult]:
-    """``validate`` of each of ``partitions``, in one validation per ``MAX_ROWS`` rows; the results in the
+    """``validate`` of each of ``partitions``, in one pass per ``MAX_ROWS`` rows; the results in the
     order of ``partitions``."""
     info = suite_info(asset)
     days = [_day(partition) for partition in partitions]

@@ -1,6 +1,6 @@
 """Quality in Dagster: each suite of `data_quality` a blocking check on its asset, and a freshness check per layer.
 
-A suite's check (named ``quality``) validates the arrival days of its run in one validation, right after its asset. When a
+A suite's check (named ``quality``) validates the arrival days of its run in one pass, right after its asset. When a
 blocking expectation failed on any of them the result has severity ERROR and Dagster does not run what
 depends on the asset in that run; when only warnings failed it is a WARN and the run goes on. The result
 lists each failed expectation with the observed value, the bounds and a sample of offending rows, and links
@@ -59,7 +59,7 @@ def _quality_check(info: SuiteInfo, partitions_def: dg.PartitionsDefinition) -> 
         settings = load_settings()
         days = _run_days(context, settings)
         days = days[-1:] if info.asset in NEWEST_DAY_ONLY else days
-        results = validate_days(info.asset, days, settings)  # one validation for a backfill's range
+        results = validate_days(info.asset, days, settings)  # a backfill's range in one pass
         for result in results:
             context.log.info(f"{info.asset} {result.partition}: {'passed' if result.success else result.severity} "
                              f"in {result.seconds:.1f} s")
