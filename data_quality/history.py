@@ -13,32 +13,55 @@ import numpy as np
 
 WEEKS_BACK = (1, 2, 3)
 MIN_WEEKS = 2
+# A level the last NEW_LEVEL_DAYS days all held (each within the band around their median) is the new
+# normal once it leaves the weekly band: a lasting 5× drop warns on its first NEW_LEVEL_DAYS days, then not.
+NEW_LEVEL_DAYS = 3
 
 
 @dataclass(frozen=True)
 class VolumeBand:
-    """The expected row count of a day: ``baseline`` is the median of the same weekday in earlier weeks."""
+    """The expected row count of a day: ``baseline`` is the median of the same weekday in earlier weeks
+    (``weeks``), or the median of the last ``NEW_LEVEL_DAYS`` days (``recent``) when they held a level outside
+    the weekly band (``new_level``)."""
 
     baseline: float
     low: int
     high: int
-    floor: int
     weeks: dict[str, int]
+    recent: dict[str, int]
+    new_level: bool = False
 
 
-def same_weekday_days(day: date) -> list[date]:
-    return [day - timedelta(weeks=weeks) for weeks in WEEKS_BACK]
+def volume_history_days(day: date) -> list[date]:
+    """The days whose counts ``volume_band`` reads for ``day``: the same weekday of earlier weeks, then the
+    days just before it."""
+    return [*(day - timedelta(weeks=weeks) for weeks in WEEKS_BACK),
+            *(day - timedelta(days=back) for back in range(1, NEW_LEVEL_DAYS + 1))]
 
 
-def volume_band(weeks: Mapping[str, int | None], low: float, high: float, floor: float) -> VolumeBand | None:
-    """The band ``[low, high] × baseline`` and the floor ``floor × baseline``, from the counts of the same
-    weekday in earlier weeks (None for a week without data); None with fewer than ``MIN_WEEKS`` weeks."""
-    known = {day: count for day, count in weeks.items() if count is not None}
-    if len(known) < MIN_WEEKS:
+def volume_band(day: date, counts: Mapping[date, int | None], low: float, high: float) -> VolumeBand | None:
+    """The band ``[low, high] × baseline`` for ``day`` from the row counts of earlier days (None for a day
+    without data); None with fewer than ``MIN_WEEKS`` weeks of the same weekday.
+
+    The weekly median follows the week's rhythm (weekends, Mondays); the recent level follows a change that
+    lasts (a campaign that ended): without it a lasting drop would fail every day for three weeks, until
+    the weekly median catches up. Days of different weekdays make the recent level, so with a strong weekly
+    rhythm a new level is accepted once ``NEW_LEVEL_DAYS`` days agree within the band.
+    """
+    def known(days: list[date]) -> dict[str, int]:
+        return {d.isoformat(): counts[d] for d in sorted(days) if counts.get(d) is not None}
+
+    days = volume_history_days(day)
+    weeks, recent = known(days[:len(WEEKS_BACK)]), known(days[len(WEEKS_BACK):])
+    weekly = median(weeks.values()) if len(weeks) >= MIN_WEEKS else None
+    level = median(recent.values()) if len(recent) == NEW_LEVEL_DAYS else None
+    held = level is not None and all(low * level <= count <= high * level for count in recent.values())
+    if weekly is None:
         return None
-    baseline = median(known.values())
+    new_level = held and not low * weekly <= level <= high * weekly
+    baseline = level if new_level else weekly
     return VolumeBand(baseline=baseline, low=math.floor(baseline * low), high=math.ceil(baseline * high),
-                      floor=math.floor(baseline * floor), weeks=dict(sorted(known.items())))
+                      weeks=weeks, recent=recent, new_level=new_level)
 
 
 def open_day_cutoff(day: date, now: datetime, newest_arrival: datetime | None,

@@ -21,10 +21,13 @@ AGGREGATES = {"expect_column_median_to_be_between", "expect_column_mean_to_be_be
               "expect_column_sum_to_be_between"}
 
 
-def suite_result(info: SuiteInfo, partition: str, validation: Any, batch: Batch, rules: list,
-                 seconds: float, run_name: str, docs_page: str | None) -> SuiteResult:
-    """``rules`` is the whole suite in order; those in ``batch.skipped`` were not validated."""
-    by_rule = {rule_name(result.expectation_config): result for result in validation.results}
+def suite_result(info: SuiteInfo, partition: str, validated: list, batch: Batch, rules: list,
+                 seconds: float, run_name: str, docs_page: str | None,
+                 passed: dict[str, ExpectationResult] | None = None) -> SuiteResult:
+    """``validated``: the expectation results of ``partition``; ``passed``: outcomes already known (row rules
+    no row of a range offended); ``rules`` is the whole suite in order, those in ``batch.skipped`` were not
+    validated."""
+    by_rule = {rule_name(result.expectation_config): result for result in validated}
     outcomes = []
     for rule in rules:
         name = rule_name(rule)
@@ -32,6 +35,8 @@ def suite_result(info: SuiteInfo, partition: str, validation: Any, batch: Batch,
             outcomes.append(ExpectationResult(name=name, expectation=rule.expectation_type,
                                               severity=severity_of(rule), success=True, notes=rule.notes or "",
                                               note=batch.skipped[name], skipped=True))
+        elif passed and name in passed:
+            outcomes.append(passed[name])
         else:
             outcomes.append(expectation_result(by_rule[name], batch))
     return SuiteResult(asset=info.asset, partition=partition, suite=info.suite_name,
@@ -43,7 +48,6 @@ def suite_result(info: SuiteInfo, partition: str, validation: Any, batch: Batch,
 def expectation_result(result: Any, batch: Batch) -> ExpectationResult:
     config = result.expectation_config
     details = result.result or {}
-    kwargs = config.kwargs
     note = None
     if result.exception_info and result.exception_info.get("raised_exception"):
         note = f"the expectation could not be evaluated: {result.exception_info.get('exception_message')}"
@@ -52,11 +56,16 @@ def expectation_result(result: Any, batch: Batch) -> ExpectationResult:
         name=rule_name(config), expectation=config.type, severity=severity_of(config),
         success=bool(result.success),
         observed=plain(details.get("unexpected_count") if is_row_rule else details.get("observed_value")),
-        expected=plain({key: kwargs[key] for key in EXPECTED_KEYS if kwargs.get(key) is not None}),
+        expected=expected_of(config),
         element_count=details.get("element_count") if is_row_rule else None,
         unexpected_count=details.get("unexpected_count") if is_row_rule else None,
         unexpected_percent=(round(float(details.get("unexpected_percent") or 0.0), 4) if is_row_rule else None),
         sample=sample(result, batch), notes=config.notes or "", note=note)
+
+
+def expected_of(config: Any) -> dict[str, Any]:
+    """The bounds or set an expectation checks against."""
+    return plain({key: config.kwargs[key] for key in EXPECTED_KEYS if config.kwargs.get(key) is not None})
 
 
 def sample(result: Any, batch: Batch) -> list[dict[str, Any]]:

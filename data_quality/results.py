@@ -21,7 +21,9 @@ class ExpectationResult:
     rows (``unexpected_count`` of ``element_count``), for an aggregate one its value (a row count, a sum, a
     list of quantiles). ``expected`` holds the bounds or set it was checked against. ``sample`` is up to five
     offending rows (for an aggregate, the rows at the end of the distribution that moved). A rule that could
-    not be evaluated (not enough history) is ``skipped``, counts as passed and says why in ``note``.
+    not be evaluated (not enough history) is ``skipped``, counts as passed and says why in ``note``. A
+    blocking failure a person accepted (``python -m data_quality accept``) carries ``accepted`` (by, at,
+    reason) and no longer blocks.
     """
 
     name: str
@@ -37,6 +39,7 @@ class ExpectationResult:
     notes: str = ""
     note: str | None = None
     skipped: bool = False
+    accepted: dict[str, str] | None = None
 
     @property
     def summary(self) -> str:
@@ -50,7 +53,10 @@ class ExpectationResult:
         else:
             seen = f"observed {self.observed}"
         bounds = ", ".join(f"{key} {value}" for key, value in self.expected.items())
-        return f"{self.name} [{self.severity}] {verdict}: {seen}" + (f"; expected {bounds}" if bounds else "")
+        accepted = (f" (accepted by {self.accepted['by']} at {self.accepted['at']}: {self.accepted['reason']})"
+                    if self.accepted else "")
+        return (f"{self.name} [{self.severity}] {verdict}: {seen}" + (f"; expected {bounds}" if bounds else "")
+                + accepted)
 
 
 @dataclass(frozen=True)
@@ -58,9 +64,9 @@ class SuiteResult:
     """A suite's verdict on one partition of its asset.
 
     ``success`` is true when every expectation that was evaluated passed. ``severity`` is ``blocking`` when
-    a blocking expectation failed (what depends on the asset must not run), ``warning`` when only warnings
-    failed, and None on success. ``facts`` are figures the suite read (rows, files, the history behind its
-    bands); ``docs_page`` is the data docs page of this run (rendered by ``build_data_docs``).
+    a blocking expectation failed that nobody accepted (what depends on the asset must not run),
+    ``warning`` when only warnings (or accepted failures) failed, and None on success. ``facts`` are figures
+    the suite read (rows, files, the history behind its bands); ``docs_page`` is the data docs page of this run (rendered by ``build_data_docs``).
     """
 
     asset: str
@@ -75,7 +81,12 @@ class SuiteResult:
 
     @property
     def blocking_failures(self) -> list[ExpectationResult]:
-        return [e for e in self.expectations if not e.success and e.severity == "blocking"]
+        """Failed blocking expectations nobody accepted."""
+        return [e for e in self.expectations if not e.success and e.severity == "blocking" and not e.accepted]
+
+    @property
+    def accepted_failures(self) -> list[ExpectationResult]:
+        return [e for e in self.expectations if e.accepted]
 
     @property
     def warning_failures(self) -> list[ExpectationResult]:
@@ -85,7 +96,7 @@ class SuiteResult:
     def severity(self) -> Severity | None:
         if self.blocking_failures:
             return "blocking"
-        return "warning" if self.warning_failures else None
+        return "warning" if self.warning_failures or self.accepted_failures else None
 
     def __getitem__(self, name: str) -> ExpectationResult:
         for expectation in self.expectations:

@@ -1,8 +1,9 @@
-"""How a suite declares an expectation: a stable rule name, blocking or warning, and why the rule exists.
+"""How a suite declares an expectation: a stable rule name, why the rule exists, and its severity, taken
+from ``registry.GATES`` (the one place that decides what blocks).
 
-A blocking rule (Great Expectations severity ``critical``) guards against data that would make downstream
-numbers wrong: its failure stops what depends on the asset. A warning (severity ``warning``) is shown and
-lets the run go on. Bounds that change with the partition (the day, the history) are suite parameters
+A blocking rule (Great Expectations severity ``critical``) guards a guarantee that downstream numbers rely
+on: its failure stops what depends on the asset. A warning (severity ``warning``) is shown and lets the run
+go on. Bounds that change with the partition (the day, the history) are suite parameters
 (``{"$PARAMETER": name}``), so a suite's stored definition stays the same from run to run.
 """
 
@@ -12,21 +13,19 @@ from typing import Any
 
 from great_expectations.expectations.expectation import Expectation
 
+from data_quality.registry import severity
 from data_quality.results import Severity
 
 BLOCKING = "critical"
 WARNING = "warning"
 
 
-def blocking(kind: type[Expectation], name: str, notes: str, sample_columns: tuple[str, ...] = (),
-             **kwargs: Any) -> Expectation:
-    """A blocking rule; ``sample_columns`` are shown with its offending rows besides the suite's own."""
-    return kind(severity=BLOCKING, meta=_meta(name, sample_columns), notes=notes, **kwargs)
-
-
-def warning(kind: type[Expectation], name: str, notes: str, sample_columns: tuple[str, ...] = (),
-            **kwargs: Any) -> Expectation:
-    return kind(severity=WARNING, meta=_meta(name, sample_columns), notes=notes, **kwargs)
+def rule(asset: str, kind: type[Expectation], name: str, notes: str, sample_columns: tuple[str, ...] = (),
+         **kwargs: Any) -> Expectation:
+    """Rule ``name`` of ``asset``'s suite, blocking or warning as ``registry.GATES`` says; ``sample_columns``
+    are shown with its offending rows besides the suite's own."""
+    level = BLOCKING if severity(asset, name) == "blocking" else WARNING
+    return kind(severity=level, meta=_meta(name, sample_columns), notes=notes, **kwargs)
 
 
 def _meta(name: str, sample_columns: tuple[str, ...]) -> dict[str, Any]:

@@ -21,7 +21,13 @@ from orchestration.collect.assets import (
 from orchestration.daily import daily_job
 from orchestration.lake.assets import arrival_days, build_lake_assets
 from orchestration.lake.resources import SparkJobRunner
-from orchestration.quality import freshness_checks, freshness_job, freshness_schedule, quality_checks
+from orchestration.quality import (
+    accept_quality_failure_job,
+    freshness_checks,
+    freshness_job,
+    freshness_schedule,
+    quality_checks,
+)
 from orchestration.schedules import daily_schedule
 from orchestration.sensors import landing_sealed_files_sensor
 from orchestration.warehouse.assets import build_warehouse_assets, dbt_resource
@@ -39,7 +45,7 @@ def daily_chain_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[*build_lake_assets(partitions), build_warehouse_assets(partitions)],
         asset_checks=[*quality_checks(partitions), *freshness_checks()],
-        jobs=[daily_job, freshness_job],
+        jobs=[daily_job, freshness_job, accept_quality_failure_job],
         schedules=[daily_schedule, freshness_schedule],
         sensors=[landing_sealed_files_sensor],
         resources={"spark": SparkJobRunner(), "dbt": dbt_resource()},

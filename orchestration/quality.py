@@ -1,10 +1,13 @@
 """Quality in Dagster: each suite of `data_quality` a blocking check on its asset, and a freshness check per layer.
 
-A suite's check (named ``quality``) validates the arrival days of its run, right after its asset. When a
+A suite's check (named ``quality``) validates the arrival days of its run in one pass, right after its asset. When a
 blocking expectation failed on any of them the result has severity ERROR and Dagster does not run what
 depends on the asset in that run; when only warnings failed it is a WARN and the run goes on. The result
 lists each failed expectation with the observed value, the bounds and a sample of offending rows, and links
 the run's data docs pages (the site is updated after every check).
+
+A blocked day a person accepts (the job ``accept_quality_failure``, or ``python -m data_quality accept``) passes
+its check on the next run, with who accepted it, when and why in the metadata (``accepted``).
 
 The freshness checks (named ``freshness``, WARN) run every 15 minutes in their own job, not in the daily one.
 """
@@ -14,10 +17,12 @@ The freshness checks (named ``freshness``, WARN) run every 15 minutes in their o
 import warnings
 
 import dagster as dg
+from pydantic import Field
 
 from analytics_settings import Settings, load_settings
 from collector.landing import summarize
-from data_quality import SUITES, SuiteInfo, SuiteResult, build_data_docs, validate
+from data_quality import SUITES, SuiteInfo, SuiteResult, build_data_docs, validate_days
+from data_quality.acceptances import accept
 from data_quality.freshness import FRESHNESS
 
 QUALITY_CHECK = "quality"
@@ -54,12 +59,10 @@ def _quality_check(info: SuiteInfo, partitions_def: dg.PartitionsDefinition) -> 
         settings = load_settings()
         days = _run_days(context, settings)
         days = days[-1:] if info.asset in NEWEST_DAY_ONLY else days
-        results = []
-        for day in days:
-            result = validate(info.asset, day, settings)
-            context.log.info(f"{info.asset} {day}: {'passed' if result.success else result.severity} "
+        results = validate_days(info.asset, days, settings)  # a backfill's range in one pass
+        for result in results:
+            context.log.info(f"{info.asset} {result.partition}: {'passed' if result.success else result.severity} "
                              f"in {result.seconds:.1f} s")
-            results.append(result)
         index = build_data_docs(settings)
         return check_result(results, str(index))
 
@@ -81,7 +84,8 @@ def _run_days(context: dg.AssetCheckExecutionContext, settings: Settings) -> lis
 def check_result(results: list[SuiteResult], docs_index: str) -> dg.AssetCheckResult:
     """One check result for the suite's verdicts on the run's days: ERROR when a blocking expectation failed."""
     failed = [(result.partition, expectation) for result in results for expectation in result.expectations
-              if not expectation.success]
+              if not expectation.success and not expectation.accepted]
+    accepted = [(result.partition, expectation) for result in results for expectation in result.accepted_failures]
     blocking = any(expectation.severity == "blocking" for _, expectation in failed)
     days = [result.partition for result in results]
     if failed:
@@ -89,8 +93,9 @@ def check_result(results: list[SuiteResult], docs_index: str) -> dg.AssetCheckRe
         description += f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
     else:
         skipped = sum(e.skipped for result in results for e in result.expectations)
-        evaluated = sum(len(result.expectations) for result in results) - skipped
+        evaluated = sum(len(result.expectations) for result in results) - skipped - len(accepted)
         description = f"{evaluated} expectations passed on {_span(days)}" + (f" ({skipped} skipped)" if skipped else "")
+        description += "".join(f"; {day} {expectation.summary}" for day, expectation in accepted)
     metadata = {
         "days": dg.MetadataValue.json(days),
         "failed_expectations": len(failed),
@@ -103,6 +108,8 @@ def check_result(results: list[SuiteResult], docs_index: str) -> dg.AssetCheckRe
     }
     if failed:
         metadata["offending_rows"] = dg.MetadataValue.md(_samples(failed))
+    if accepted:
+        metadata["accepted"] = dg.MetadataValue.md(_acceptances_table(accepted))
     return dg.AssetCheckResult(
         passed=not failed, description=description, metadata=metadata,
         severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN)
@@ -112,13 +119,21 @@ def _verdicts_table(results: list[SuiteResult]) -> str:
     lines = ["| day | expectation | severity | verdict | observed | expected |", "|---|---|---|---|---|---|"]
     for result in results:
         for e in result.expectations:
-            verdict = "skipped" if e.skipped else ("passed" if e.success else "**FAILED**")
+            verdict = ("skipped" if e.skipped else "passed" if e.success
+                       else f"accepted by {e.accepted['by']}" if e.accepted else "**FAILED**")
             observed = e.note if e.skipped else (
                 f"{e.unexpected_count:,} of {e.element_count or 0:,} rows" if e.unexpected_count is not None
                 else e.observed)
             expected = ", ".join(f"{key} {value}" for key, value in e.expected.items())
             lines.append(f"| {result.partition} | {e.name} | {e.severity} | {verdict} | {_cell(observed)} | "
                          f"{_cell(expected)} |")
+    return "\n".join(lines)
+
+
+def _acceptances_table(accepted: list) -> str:
+    lines = ["| day | expectation | accepted by | at | reason |", "|---|---|---|---|---|"]
+    lines += [f"| {day} | {e.name} | {_cell(e.accepted['by'])} | {e.accepted['at']} | {_cell(e.accepted['reason'])} |"
+              for day, e in accepted]
     return "\n".join(lines)
 
 
@@ -170,3 +185,32 @@ freshness_schedule = dg.ScheduleDefinition(
     job=freshness_job, cron_schedule="*/15 * * * *", execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every 15 minutes: the freshness check of each layer.")
+
+
+class QualityAcceptance(dg.Config):
+    """Who accepts the blocking failures of an asset's quality check on a day, and why."""
+
+    asset: str = Field(description=f"the checked asset: {', '.join(SUITES)}")
+    day: str = Field(description="the blocked day, YYYY-MM-DD (the run's arrival day; the session day for marts)")
+    reason: str = Field(description="why the day's data may go on as it is")
+    by: str = Field(description="who accepts (your name)")
+    rules: list[str] = Field(default=[], description="only these blocking rules (empty: every blocking rule)")
+
+
+@dg.op(description="Record that a person accepts a blocked day's quality failures (who, when, why). Then "
+                   "re-execute the day's run: its check passes and shows the acceptance.")
+def record_acceptance(context: dg.OpExecutionContext, config: QualityAcceptance) -> dg.Output:
+    try:
+        accepted = accept(load_settings(), config.asset, config.day, config.reason, config.by, tuple(config.rules))
+    except (KeyError, ValueError) as error:
+        raise dg.Failure(str(error).strip('"')) from None
+    context.log.info(f"{accepted.asset} {accepted.day}: {accepted.summary}")
+    return dg.Output(None, metadata={"asset": accepted.asset, "day": accepted.day, "by": accepted.by,
+                                     "at": accepted.at, "reason": accepted.reason,
+                                     "rules": ", ".join(accepted.rules) or "every blocking rule"})
+
+
+@dg.job(name="accept_quality_failure", description="Accept a blocked day: launch with run config (asset, day, reason, by), then re-execute "
+                    "the day's daily run.")
+def accept_quality_failure_job():
+    record_acceptance()

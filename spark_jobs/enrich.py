@@ -176,12 +176,14 @@ def normalize_event_name(name: str | None) -> str | None:
     """One canonical Title Case form per event: "order_completed", " ORDER  COMPLETED " -> "Order Completed".
 
     Spaces, underscores and hyphens separate words; each word is capitalised (so acronyms become "Api").
-    camelCase is left alone: "orderCompleted" becomes "Ordercompleted", not "Order Completed".
+    camelCase is left alone: "orderCompleted" becomes "Ordercompleted", not "Order Completed". A name of
+    separators only ("_-_", which the collector accepts) stays as sent: a null name would fail bronze's
+    blocking `required_fields` and stop the whole warehouse over one client's odd event.
     """
     if name is None:
         return None
     words = _EVENT_NAME_SEPARATORS.split(name)
-    return " ".join(word.capitalize() for word in words if word) or None
+    return " ".join(word.capitalize() for word in words if word) or name.strip() or None
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -6,6 +6,9 @@ replaces the served file with ``os.replace`` once every model and test has passe
 old file open keeps reading it (the old inode lives until it detaches) and sees the new data when it
 re-attaches. A failed build leaves the served file untouched; its build copy is discarded by the next one.
 
+Between the dbt build and the publish, every quality suite on the warehouse (``data_quality``, suites that
+read the warehouse) validates the build copy: a blocking failure nobody accepted publishes nothing.
+
 The semantic manifest of the same dbt run (the metric definitions) is published next to the served file,
 right after it, so the metrics module always reads definitions built with the tables it queries.
 """
@@ -41,18 +44,46 @@ def semantic_manifest_path(warehouse: Path) -> Path:
 def build_and_publish(settings: Settings, arrival_day_from: str | None = None, arrival_day_to: str | None = None,
                       full_refresh: bool = False) -> Path:
     """`dbt build` of the arrival days (all when unset) into the build copy, then publish; the served path."""
-    with building(settings) as build:
+    with building(settings, arrival_day_to) as build:
         run_dbt([*build_args(settings, arrival_day_from, arrival_day_to, full_refresh),
                  "--target-path", str(build.target_path)], settings)
     return settings.served_warehouse
 
 
 @contextmanager
-def building(settings: Settings) -> Iterator[BuildCopy]:
-    """Yield a fresh build copy; publish it when the block ends without an exception."""
+def building(settings: Settings, quality_day: str | None = None) -> Iterator[BuildCopy]:
+    """Yield a fresh build copy; when the block ends without an exception, run the warehouse's quality suites
+    on it (on ``quality_day``, the build's newest day when None) and publish it unless one blocks."""
     build = prepare_build_copy(settings)
     yield build
+    check_build_copy(settings, build, quality_day)
     publish(settings, build.target_path / "semantic_manifest.json")
+
+
+class QualityGateFailed(RuntimeError):
+    """A blocking quality rule failed on the build copy; nothing was published."""
+
+
+def check_build_copy(settings: Settings, build: BuildCopy, day: str | None = None) -> list:
+    """Every quality suite on the warehouse, run on the build copy for ``day`` (the newest session day of the
+    copy when None); raises ``QualityGateFailed`` when a blocking rule failed that nobody accepted. The
+    results (``data_quality.SuiteResult``) are also stored in the quality project, like every validation."""
+    from data_quality import SUITES, validate  # Great Expectations is imported by the first validation only
+
+    copy = settings.model_copy(update={"warehouse_path": build.file})
+    if day is None:
+        with duckdb.connect(str(build.file), read_only=True) as connection:
+            [(newest,)] = connection.execute("select max(session_date)::varchar from marts.dim_sessions").fetchall()
+        day = newest
+    if day is None:  # an empty warehouse: nothing to check
+        return []
+    results = [validate(info.asset, day, copy) for info in SUITES.values() if info.reads_warehouse]
+    blocked = [f"{result.asset} {day} {failure.summary}" for result in results for failure in result.blocking_failures]
+    if blocked:
+        raise QualityGateFailed("the build copy failed blocking quality rules, so nothing was published: "
+                                + "; ".join(blocked) + ". Fix the data and build again, or accept the day: "
+                                f"python -m data_quality accept ASSET {day} --reason \"...\"")
+    return results
 
 
 def prepare_build_copy(settings: Settings) -> BuildCopy:

@@ -28,10 +28,12 @@ from data_quality.lake import (
     read_parquet,
     relative_to_lake,
 )
-from data_quality.rules import blocking, parameter
+from data_quality.rules import parameter, rule
 from data_quality.suites import volume
 from data_quality.suites.landing_events import MAX_HOURS_AHEAD, QUARANTINE_SHARE_MAX
 from data_quality.suites.volume import newest
+
+ASSET = "bronze/events"
 
 COVERAGE_MIN = 0.9
 CATEGORICAL = ("quarantine_reason", "type", "missing_fields", "file", "client_device_type", "ip_country",
@@ -53,44 +55,44 @@ REQUIRED_FIELDS = {
 
 def expectations() -> list:
     return [
-        blocking(gxe.ExpectColumnValuesToBeNull, "quarantine_share", column="quarantine_reason",
+        rule(ASSET, gxe.ExpectColumnValuesToBeNull, "quarantine_share", column="quarantine_reason",
                  mostly=1 - QUARANTINE_SHARE_MAX, sample_columns=("quarantined_message_id",),
                  notes=f"At most {QUARANTINE_SHARE_MAX:.0%} of the day's accepted lines were quarantined by the "
                        "lake job (quarantine/lake: unparseable lines or times, events older than "
                        "ANALYTICS_MAX_LATENESS_DAYS). Fix and replay with python -m spark_jobs.replay_quarantine."),
-        blocking(gxe.ExpectColumnValuesToBeNull, "required_fields", column="missing_fields",
+        rule(ASSET, gxe.ExpectColumnValuesToBeNull, "required_fields", column="missing_fields",
                  notes="Every bronze row has message_id, type, event_name, source_id, event_time, received_at, "
                        "user_id or anonymous_id, group_id for a group call and previous_id for an alias call. "
                        "The value lists what a row lacks."),
-        blocking(gxe.ExpectColumnValuesToBeInSet, "type_in_spec", column="type", value_set=sorted(EVENT_TYPES),
+        rule(ASSET, gxe.ExpectColumnValuesToBeInSet, "type_in_spec", column="type", value_set=sorted(EVENT_TYPES),
                  notes="`type` is one of the Segment spec's calls; the models name and count events by it, so "
                        "another value would be miscounted."),
-        blocking(gxe.ExpectColumnValuesToBeUnique, "message_id_unique", column="message_id_hash",
+        rule(ASSET, gxe.ExpectColumnValuesToBeUnique, "message_id_unique", column="message_id_hash",
                  sample_columns=("message_id",),
                  notes="One row per messageId in the arrival day: compaction keeps the earliest copy, so a "
                        "repeated id means double-counted events. Checked on a 64-bit hash of the id (pandas "
                        "compares integers ~10× faster than strings; a false match among 10 million ids has "
                        "odds of ~3 in a million)."),
-        blocking(gxe.ExpectColumnValuesToBeBetween, "event_time_window", column="event_offset_hours",
+        rule(ASSET, gxe.ExpectColumnValuesToBeBetween, "event_time_window", column="event_offset_hours",
                  min_value=parameter("offset_min_hours"), max_value=MAX_HOURS_AHEAD,
                  notes="event_time − received_at, in hours, is inside the window compaction enforces: not "
                        "older than ANALYTICS_MAX_LATENESS_DAYS (quarantined) and not more than 23 h ahead "
                        "(clamped). Outside it, events land on the wrong day."),
-        blocking(gxe.ExpectColumnValuesToBeBetween, "revenue_not_negative", column="revenue", min_value=0,
+        rule(ASSET, gxe.ExpectColumnValuesToBeBetween, "revenue_not_negative", column="revenue", min_value=0,
                  sample_columns=("event_name",),
                  notes="Revenue is never negative (refunds are events of their own); one negative amount "
                        "makes every revenue total of its day wrong."),
-        blocking(gxe.ExpectColumnValuesToNotBeInSet, "device_parsed", column="client_device_type",
+        rule(ASSET, gxe.ExpectColumnValuesToNotBeInSet, "device_parsed", column="client_device_type",
                  value_set=["other"], mostly=COVERAGE_MIN, sample_columns=("user_agent",),
                  notes=f"At least {COVERAGE_MIN:.0%} of the events that carry a user agent got a device type "
                        "from it (the column is empty for events without one). Less means the user-agent "
                        "parser broke, and every split by device, browser or OS is wrong."),
-        blocking(gxe.ExpectColumnValuesToNotBeInSet, "country_resolved", column="ip_country",
+        rule(ASSET, gxe.ExpectColumnValuesToNotBeInSet, "country_resolved", column="ip_country",
                  value_set=["unresolved"], mostly=COVERAGE_MIN,
                  notes=f"At least {COVERAGE_MIN:.0%} of the events that came with an IP address got a country "
                        "from it (the column is empty for events without one). Less means the geo lookup "
                        "broke, and every split by country is wrong."),
-        *volume.expectations("bronze rows"),
+        *volume.expectations(ASSET, "bronze rows"),
     ]
 
 

@@ -16,7 +16,9 @@ import great_expectations.expectations as gxe
 from analytics_settings import Settings
 from data_quality.batch import Batch
 from data_quality.lake import connection, file_list, frame, glob, lake_uri
-from data_quality.rules import blocking
+from data_quality.rules import rule
+
+ASSET = "gold/daily_event_rollup"
 
 REVENUE_TOLERANCE = 0.005  # half a cent: Spark and DuckDB add the same doubles in different orders
 GROUP = ("event_date", "event_name", "country", "device_type")
@@ -25,12 +27,12 @@ SAMPLE_COLUMNS = GROUP
 
 def expectations() -> list:
     return [
-        blocking(gxe.ExpectColumnPairValuesToBeEqual, "events_equal_bronze", column_A="gold_events",
+        rule(ASSET, gxe.ExpectColumnPairValuesToBeEqual, "events_equal_bronze", column_A="gold_events",
                  column_B="bronze_events",
                  notes="Every group's event count equals the bronze rows of that event day, name, country "
                        "and device type (all arrival days), so the day totals do too. A difference means "
                        "the rollup ran on other bronze than is there now, or missed a day."),
-        blocking(gxe.ExpectColumnValuesToBeBetween, "revenue_equals_bronze", column="revenue_difference",
+        rule(ASSET, gxe.ExpectColumnValuesToBeBetween, "revenue_equals_bronze", column="revenue_difference",
                  min_value=-REVENUE_TOLERANCE, max_value=REVENUE_TOLERANCE,
                  sample_columns=("gold_revenue", "bronze_revenue"),
                  notes="Every group's revenue equals the sum of bronze revenue (within half a cent of "

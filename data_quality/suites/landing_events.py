@@ -27,9 +27,11 @@ from data_quality.lake import (
     read_ndjson,
     relative_to_lake,
 )
-from data_quality.rules import blocking, parameter, warning
+from data_quality.rules import parameter, rule
 from data_quality.suites import volume
 from data_quality.suites.volume import newest
+
+ASSET = "landing/events"
 
 QUARANTINE_SHARE_MAX = 0.05
 RETRIED_SHARE_MAX = 0.05
@@ -58,31 +60,31 @@ REQUIRED_FIELDS = {  # what check_event (collector/protocol.py) requires of an a
 
 def expectations() -> list:
     return [
-        blocking(gxe.ExpectColumnValuesToBeNull, "quarantine_share", column="quarantine_reason",
+        rule(ASSET, gxe.ExpectColumnValuesToBeNull, "quarantine_share", column="quarantine_reason",
                  mostly=1 - QUARANTINE_SHARE_MAX,
                  notes=f"At most {QUARANTINE_SHARE_MAX:.0%} of the day's lines were rejected by the collector "
                        "(quarantine/collector, by reason). More means a broken client or SDK release: the "
                        "day's counts would be short by that share."),
-        blocking(gxe.ExpectColumnValuesToBeNull, "required_fields", column="missing_fields",
+        rule(ASSET, gxe.ExpectColumnValuesToBeNull, "required_fields", column="missing_fields",
                  notes="Every landed line has what the Segment spec and the collector require: messageId, "
                        "type, receivedAt (ISO 8601), sourceId, userId or anonymousId, `event` for a track "
                        "call, groupId for a group call, previousId for an alias call. The value lists what "
                        "a line lacks."),
-        blocking(gxe.ExpectColumnValuesToBeInSet, "type_in_spec", column="type", value_set=sorted(EVENT_TYPES),
+        rule(ASSET, gxe.ExpectColumnValuesToBeInSet, "type_in_spec", column="type", value_set=sorted(EVENT_TYPES),
                  notes="`type` is one of the Segment spec's calls (the collector checks it; a line that is not "
                        "says a writer bypassed it): the models name and count events by it."),
-        blocking(gxe.ExpectColumnValuesToBeBetween, "received_in_partition", column="received_hours",
+        rule(ASSET, gxe.ExpectColumnValuesToBeBetween, "received_in_partition", column="received_hours",
                  min_value=0, max_value=24, strict_max=True,
                  notes="receivedAt, in hours from the start of the folder's arrival day, is within that day "
                        "[0, 24): the lake partitions by folder, so a misplaced line would be counted on the "
                        "wrong day."),
-        warning(gxe.ExpectColumnValuesToBeUnique, "message_id_unique", column="message_id_hash",
+        rule(ASSET, gxe.ExpectColumnValuesToBeUnique, "message_id_unique", column="message_id_hash",
                 mostly=1 - RETRIED_SHARE_MAX, sample_columns=("message_id",),
                 notes=f"Lines share a messageId only when a client retried (the lake keeps one): at most "
                       f"{RETRIED_SHARE_MAX:.0%} of lines (every copy counts). More means a retry storm or a "
                       "replayed file. Checked on a 64-bit hash of the id (pandas compares integers ~10× "
                       "faster than strings; a false match among 10 million ids has odds of ~3 in a million)."),
-        warning(gxe.ExpectColumnValuesToBeBetween, "event_time_window", column="event_offset_hours",
+        rule(ASSET, gxe.ExpectColumnValuesToBeBetween, "event_time_window", column="event_offset_hours",
                 min_value=parameter("offset_min_hours"), max_value=MAX_HOURS_AHEAD,
                 mostly=EVENT_TIME_SHARE_MIN,
                 notes="The event time after Segment's clock-skew rule (receivedAt − (sentAt − "
@@ -90,7 +92,7 @@ def expectations() -> list:
                       "than ANALYTICS_MAX_LATENESS_DAYS, not more than 23 h ahead. The lake quarantines the "
                       f"older and clamps the later ones, so this warns when more than "
                       f"{1 - EVENT_TIME_SHARE_MIN:.0%} fall outside."),
-        *volume.expectations("landed lines"),
+        *volume.expectations(ASSET, "landed lines"),
     ]
 
 

@@ -26,7 +26,9 @@ from analytics_settings import Settings
 from data_quality.batch import Batch
 from data_quality.history import bootstrap_band
 from data_quality.lake import connection, frame
-from data_quality.rules import parameter, warning
+from data_quality.rules import parameter, rule
+
+ASSET = "marts/dim_sessions"
 
 HISTORY_DAYS = 28
 MIN_HISTORY_DAYS = 7
@@ -48,7 +50,7 @@ STATISTICS = {"median": (gxe.ExpectColumnMedianToBeBetween, np.median),
 
 def expectations() -> list:
     return [
-        warning(kind, f"{prefix}_{statistic}", column=column, min_value=parameter(f"{column}_{statistic}_min"),
+        rule(ASSET, kind, f"{prefix}_{statistic}", column=column, min_value=parameter(f"{column}_{statistic}_min"),
                 max_value=parameter(f"{column}_{statistic}_max"),
                 notes=f"The {statistic} of the day's {what} is within the range it takes on same-size samples "
                       f"of the previous {HISTORY_DAYS} days (99.9% of 2,000 bootstrap samples, widened by 25%). "

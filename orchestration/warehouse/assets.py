@@ -3,7 +3,8 @@
 The dbt assets share the lake's daily arrival-day partitions: the run for arrival day R (or a backfill's
 range, in one run) loads the events that arrived on R into the incremental models and rebuilds the tables
 derived from them. dbt builds into a copy of the served warehouse and the copy is published only when every
-model and test passed (`warehouse.building`); a failing test fails the step and nothing is published.
+model and test passed and the warehouse's quality suites found nothing blocking on the copy
+(`warehouse.building`); a failing test or a blocking rule fails the step and nothing is published.
 """
 
 # No `from __future__ import annotations`: Dagster reads the `context` and `config` annotations.
@@ -55,7 +56,7 @@ def build_warehouse_assets(partitions_def: dg.PartitionsDefinition) -> dg.Assets
         settings = load_settings()
         os.environ.update(dbt_environment(settings))  # the dbt process inherits them (profiles.yml)
         days = context.partition_key_range
-        with building(settings) as build:
+        with building(settings, days.end) as build:  # the warehouse's quality suites gate the publish
             yield from dbt.cli(build_args(settings, days.start, days.end, config.full_refresh),
                                target_path=build.target_path, context=context).stream()
         context.log.info(f"published {settings.served_warehouse}")

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 DAY = "2024-03-11"
 BRONZE_OF_DAY = "read_parquet('{lake}/bronze/events/event_date=*/received_date=2024-03-11/*.parquet')"
 RULES = ["quarantine_share", "required_fields", "type_in_spec", "message_id_unique", "event_time_window",
-         "revenue_not_negative", "device_parsed", "country_resolved", "volume_band", "volume_floor"]
+         "revenue_not_negative", "device_parsed", "country_resolved", "volume_band"]
 
 
 def failed(result) -> set[str]:
@@ -38,16 +38,17 @@ def test_every_arrival_day_of_the_simulated_fortnight_passes(golden: Settings, g
                                                 "'{lake}/bronze/events/event_date=*/received_date=2024-03-17/*.parquet')")
 
 
-def test_the_golden_day_after_the_simulation_ends_is_a_collapsed_volume(golden: Settings):
+def test_the_golden_day_after_the_simulation_ends_is_a_collapsed_volume_that_warns(golden: Settings):
     """On 2024-03-18 only late offline sessions arrive (25 events) while the same weekday had 465 and 1,755:
-    the volume floor blocks, as it would for a day the collector lost."""
+    the volume band warns, as it would for a day the collector lost, and blocks nothing."""
     result = validate("bronze/events", "2024-03-18", golden)
-    assert failed(result) == {"volume_band", "volume_floor"}
-    assert result.severity == "blocking"
-    floor = result["volume_floor"]
-    assert floor.observed == 25
-    assert floor.expected == {"min_value": 277}  # 0.25 × median(465, 1755)
+    assert failed(result) == {"volume_band"}
+    assert result.severity == "warning"
+    band = result["volume_band"]
+    assert band.observed == 25
+    assert band.expected == {"min_value": 777, "max_value": 1665}  # 0.7 and 1.5 × median(465, 1755)
     assert result.facts["volume_history"] == {"2024-03-04": 465, "2024-02-26": None, "2024-03-11": 1755}
+    assert not result.facts["volume_new_level"]
 
 
 def test_a_duplicated_message_id_blocks(crafted: Settings, lake: Path):
@@ -169,12 +170,27 @@ def test_a_day_with_half_the_volume_warns(crafted: Settings, with_history: Path)
     assert result["volume_band"].observed == kept and 700 < kept < 1050
 
 
-def test_a_day_with_a_tenth_of_the_volume_blocks(crafted: Settings, with_history: Path):
+def test_a_day_with_a_tenth_of_the_volume_warns(crafted: Settings, with_history: Path):
     for path in bronze_files(with_history, DAY):
         rewrite_parquet(path, "SELECT * FROM file WHERE hash(message_id) % 10 = 0")
     result = validate("bronze/events", DAY, crafted)
-    assert failed(result) == {"volume_band", "volume_floor"}
-    assert result.severity == "blocking"
+    assert failed(result) == {"volume_band"}
+    assert result.severity == "warning"
+
+
+def test_a_drop_that_lasted_three_days_is_the_new_level(crafted: Settings, with_history: Path):
+    """The three arrival days before 2024-03-11 kept a tenth of their rows, like the day itself: the band is
+    around their level, not the weeks', and the day passes."""
+    for day in ("2024-03-08", "2024-03-09", "2024-03-10", DAY):
+        for path in bronze_files(with_history, day):
+            rewrite_parquet(path, "SELECT * FROM file WHERE hash(message_id) % 10 = 0")
+    result = validate("bronze/events", DAY, crafted)
+    recent = {day: count(with_history, "SELECT count(*) FROM read_parquet("
+                                       f"'{{lake}}/bronze/events/event_date=*/received_date={day}/*.parquet')")
+              for day in ("2024-03-08", "2024-03-09", "2024-03-10")}
+    assert result.success, [e.summary for e in result.expectations if not e.success]
+    assert result.facts["volume_new_level"] and result.facts["volume_recent"] == recent
+    assert result.facts["volume_baseline"] == sorted(recent.values())[1]
 
 
 def test_a_day_not_over_yet_is_compared_with_its_earlier_weeks_up_to_the_same_time(crafted: Settings,
@@ -193,5 +209,4 @@ def test_a_day_not_over_yet_is_compared_with_its_earlier_weeks_up_to_the_same_ti
     assert 500 < before < 1200
     assert facts["volume_history"] == {"2024-03-04": before, "2024-02-26": before, "2024-02-19": None}
     assert facts["volume_counted_up_to"] == "11:30:00"
-    assert skipped == {} and parameters == {"volume_low": int(0.7 * before), "volume_high": -(-3 * before // 2),
-                                            "volume_floor": before // 4}
+    assert skipped == {} and parameters == {"volume_low": int(0.7 * before), "volume_high": -(-3 * before // 2)}

@@ -32,7 +32,7 @@ def test_results_are_stored_and_the_site_shows_the_failed_expectation(crafted: S
     kept = json.loads(stored[0].read_text())
     assert kept["success"] is False
     assert kept["meta"]["partition"] == "2024-03-11"
-    assert kept["meta"]["skipped_rules"].keys() == {"volume_band", "volume_floor"}
+    assert kept["meta"]["skipped_rules"].keys() == {"volume_band"}
     assert sorted(json.loads(p.read_text())["name"] for p in project.glob("expectations/*.json")) == [
         "bronze_events", "gold_daily_event_rollup"]
 

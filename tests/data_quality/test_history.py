@@ -7,23 +7,68 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
-from data_quality.history import VolumeBand, bootstrap_band, open_day_cutoff, same_weekday_days, volume_band
+from data_quality.history import NEW_LEVEL_DAYS, VolumeBand, bootstrap_band, open_day_cutoff, volume_band
 
 
-def test_the_same_weekday_of_the_three_weeks_before():
-    assert same_weekday_days(date(2024, 3, 25)) == [date(2024, 3, 18), date(2024, 3, 11), date(2024, 3, 4)]
+def test_the_history_of_a_day_is_its_weekday_in_three_weeks_and_the_days_before_it():
+    from data_quality.history import volume_history_days
+
+    assert volume_history_days(date(2024, 3, 25)) == [date(2024, 3, 18), date(2024, 3, 11), date(2024, 3, 4),
+                                                      date(2024, 3, 24), date(2024, 3, 23), date(2024, 3, 22)]
+
+
+DAY = date(2024, 3, 25)  # a Monday
+
+
+def counts(weeks: tuple[int | None, int | None, int | None], recent: tuple[int, int, int]) -> dict[date, int | None]:
+    """Counts of DAY's weekday 1, 2, 3 weeks back and of the 1, 2, 3 days before it."""
+    return {**{DAY - timedelta(weeks=i + 1): n for i, n in enumerate(weeks)},
+            **{DAY - timedelta(days=i + 1): n for i, n in enumerate(recent)}}
 
 
 def test_the_band_is_around_the_median_of_the_known_weeks():
-    band = volume_band({"2024-03-18": 1000, "2024-03-11": 1200, "2024-03-04": 900}, 0.7, 1.5, 0.25)
-    assert band == VolumeBand(baseline=1000, low=700, high=1500, floor=250,
-                              weeks={"2024-03-04": 900, "2024-03-11": 1200, "2024-03-18": 1000})
-    two = volume_band({"2024-03-18": 1001, "2024-03-11": None, "2024-03-04": 2000}, 0.7, 1.5, 0.25)
-    assert (two.baseline, two.low, two.high, two.floor) == (1500.5, 1050, 2251, 375)
+    band = volume_band(DAY, counts((1000, 1200, 900), (1100, 950, 1000)), 0.7, 1.5)
+    assert band == VolumeBand(baseline=1000, low=700, high=1500,
+                              weeks={"2024-03-04": 900, "2024-03-11": 1200, "2024-03-18": 1000},
+                              recent={"2024-03-22": 1000, "2024-03-23": 950, "2024-03-24": 1100}, new_level=False)
+    two = volume_band(DAY, counts((1001, None, 2000), (1500, 1500, 1500)), 0.7, 1.5)
+    assert (two.baseline, two.low, two.high, two.new_level) == (1500.5, 1050, 2251, False)
 
 
 def test_no_band_with_fewer_than_two_weeks():
-    assert volume_band({"2024-03-18": 1000, "2024-03-11": None, "2024-03-04": None}, 0.7, 1.5, 0.25) is None
+    assert volume_band(DAY, counts((1000, None, None), (200, 200, 200)), 0.7, 1.5) is None
+
+
+def test_a_level_the_last_days_held_outside_the_weekly_band_is_the_baseline():
+    band = volume_band(DAY, counts((1000, 1000, 1000), (210, 190, 200)), 0.7, 1.5)
+    assert (band.baseline, band.low, band.high, band.new_level) == (200, 140, 300, True)
+    # days that disagree with each other (one bad day, a recovery) are no level: the weeks stay the baseline
+    assert volume_band(DAY, counts((1000, 1000, 1000), (1000, 200, 200)), 0.7, 1.5).baseline == 1000
+    assert volume_band(DAY, counts((1000, 1000, 1000), (200, 200, 1000)), 0.7, 1.5).baseline == 1000
+
+
+def test_a_lasting_5x_drop_warns_for_its_first_days_then_is_the_new_normal():
+    """Ten weeks of a hand-made history with a weekly rhythm (weekends lower): at day 42 the volume falls to a
+    fifth for good. Each day is checked against the band of the days before it, as the daily runs do."""
+    start = date(2024, 1, 1)  # a Monday
+    rhythm = [1000, 1040, 980, 1010, 990, 820, 760]  # Monday .. Sunday
+    history = {start + timedelta(days=i): rhythm[i % 7] // (5 if i >= 42 else 1) for i in range(70)}
+    outside = []
+    for i in range(14, 70):
+        day = start + timedelta(days=i)
+        band = volume_band(day, history, 0.7, 1.5)
+        if not band.low <= history[day] <= band.high:
+            outside.append(i)
+    assert outside == list(range(42, 42 + NEW_LEVEL_DAYS)) == [42, 43, 44]
+
+
+def test_a_one_day_outage_warns_that_day_only():
+    start = date(2024, 1, 1)
+    history = {start + timedelta(days=i): 50 if i == 30 else 1000 for i in range(50)}
+    outside = [i for i in range(14, 50)
+               if not (band := volume_band(start + timedelta(days=i), history, 0.7, 1.5)).low
+               <= history[start + timedelta(days=i)] <= band.high]
+    assert outside == [30]
 
 
 def test_an_open_day_is_counted_up_to_its_newest_arrival():

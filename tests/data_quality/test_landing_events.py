@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 DAY = "2024-03-11"
 RULES = ["quarantine_share", "required_fields", "type_in_spec", "received_in_partition", "message_id_unique",
-         "event_time_window", "volume_band", "volume_floor"]
+         "event_time_window", "volume_band"]
 
 
 def failed(result) -> set[str]:

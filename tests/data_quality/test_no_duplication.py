@@ -21,7 +21,7 @@ MODELS = REPO_ROOT / "dbt_project" / "models"
 EQUIVALENTS = {
     "landing/events": {name: set() for name in (  # dbt never reads landing
         "quarantine_share", "required_fields", "type_in_spec", "received_in_partition", "message_id_unique",
-        "event_time_window", "volume_band", "volume_floor")},
+        "event_time_window", "volume_band")},
     "bronze/events": {
         "required_fields": {("stg_events", "event_name", "not_null"), ("stg_events", "event_time", "not_null"),
                             ("stg_events", "received_at", "not_null"), ("stg_events", "event_type", "not_null"),
@@ -32,7 +32,7 @@ EQUIVALENTS = {
         "message_id_unique": set(),
         "revenue_not_negative": {("stg_events", "revenue", "accepted_range")},
         "device_parsed": set(), "country_resolved": set(), "quarantine_share": set(),
-        "volume_band": set(), "volume_floor": set(),
+        "volume_band": set(),
     },
     "gold/daily_event_rollup": {
         "events_equal_bronze": set(), "revenue_equals_bronze": set(),

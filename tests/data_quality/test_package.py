@@ -33,15 +33,40 @@ def test_one_suite_per_asset_keyed_like_the_dagster_assets():
         "landing_events", "bronze_events", "gold_daily_event_rollup", "marts_dim_sessions"}
 
 
-def test_every_rule_has_a_unique_name_a_severity_and_a_reason():
+def test_every_rule_has_a_unique_name_a_reason_and_the_severity_of_the_one_table():
+    from data_quality.registry import GATES
     from data_quality.rules import rule_name, severity_of
 
     for info in SUITES.values():
         rules = info.load_module().expectations()
         names = [rule_name(rule) for rule in rules]
         assert len(names) == len(set(names)), info.asset
-        assert all(severity_of(rule) in ("blocking", "warning") for rule in rules)
+        assert {name: severity_of(rule) for name, rule in zip(names, rules, strict=True)} == {
+            name: kind for name, (kind, _) in GATES[info.asset].items()}, info.asset
         assert all(len(rule.notes) > 40 for rule in rules), info.asset
+
+
+def test_what_blocks_is_only_what_no_users_events_can_cause():
+    from data_quality.registry import GATES
+
+    blocking = {(asset, rule) for asset, rules in GATES.items() for rule, (kind, _) in rules.items()
+                if kind == "blocking"}
+    assert blocking == {
+        ("landing/events", "required_fields"), ("landing/events", "type_in_spec"),
+        ("landing/events", "received_in_partition"),
+        ("bronze/events", "required_fields"), ("bronze/events", "type_in_spec"),
+        ("bronze/events", "message_id_unique"), ("bronze/events", "event_time_window"),
+        ("gold/daily_event_rollup", "events_equal_bronze"), ("gold/daily_event_rollup", "revenue_equals_bronze")}
+
+
+def test_the_readme_and_the_list_command_show_the_one_table():
+    from data_quality.registry import gates_table
+
+    readme = (REPO_ROOT / "data_quality" / "README.md").read_text()
+    assert gates_table() in readme
+    listed = subprocess.run([sys.executable, "-m", "data_quality", "list"], cwd=REPO_ROOT, capture_output=True,
+                            text=True, check=True).stdout
+    assert gates_table() in listed
 
 
 def test_an_unknown_asset_or_a_partition_that_is_not_a_day_is_refused_with_the_fix(tmp_path: Path):
@@ -82,14 +107,14 @@ def test_a_suite_result_says_what_blocks_and_serializes():
                                  unexpected_count=2, unexpected_percent=20.0, sample=[{"message_id": "m1"}] * 2)
     warning = ExpectationResult(name="volume_band", expectation="expect_table_row_count_to_be_between",
                                 severity="warning", success=False, observed=5, expected={"min_value": 7})
-    skipped = ExpectationResult(name="volume_floor", expectation="expect_table_row_count_to_be_between",
+    skipped = ExpectationResult(name="event_time_window", expectation="expect_table_row_count_to_be_between",
                                 severity="blocking", success=True, note="no history", skipped=True)
     result = SuiteResult(asset="bronze/events", partition="2024-03-11", suite="bronze_events", success=False,
                          expectations=(blocking, warning, skipped))
     assert result.severity == "blocking"
     assert result.blocking_failures == [blocking] and result.warning_failures == [warning]
-    assert result["volume_floor"] is skipped
+    assert result["event_time_window"] is skipped
     assert blocking.summary == ("message_id_unique [blocking] FAILED: 2 of 10 rows unexpected (20.00%)")
     assert warning.summary == "volume_band [warning] FAILED: observed 5; expected min_value 7"
-    assert skipped.summary == "volume_floor: skipped (no history)"
+    assert skipped.summary == "event_time_window: skipped (no history)"
     assert json.loads(json.dumps(result.to_dict()))["severity"] == "blocking"

@@ -22,7 +22,7 @@ REVENUE_BAD = ExpectationResult("revenue_not_negative", "expect_column_values_to
                                 sample=[{"message_id": "m-1", "revenue": -25.0, "event_name": "Order | Completed"}])
 VOLUME_LOW = ExpectationResult("volume_band", "expect_table_row_count_to_be_between", "warning", False, observed=4,
                                expected={"min_value": 7, "max_value": 15})
-VOLUME_SKIPPED = ExpectationResult("volume_floor", "expect_table_row_count_to_be_between", "blocking", True,
+VOLUME_SKIPPED = ExpectationResult("volume_band", "expect_table_row_count_to_be_between", "warning", True,
                                    note="fewer than 2 earlier weeks", skipped=True)
 
 
@@ -35,7 +35,7 @@ def test_all_passed():
     assert "offending_rows" not in result.metadata
     assert result.metadata["verdicts"].value.splitlines()[2:] == [
         "| 2024-03-04 | required_fields | blocking | passed | 0 of 10 rows |  |",
-        "| 2024-03-04 | volume_floor | blocking | skipped | fewer than 2 earlier weeks |  |",
+        "| 2024-03-04 | volume_band | warning | skipped | fewer than 2 earlier weeks |  |",
         "| 2024-03-05 | required_fields | blocking | passed | 0 of 10 rows |  |"]
     assert result.metadata["data_docs_pages"].value == {"2024-03-04": "/docs/2024-03-04.html",
                                                         "2024-03-05": "/docs/2024-03-05.html"}

@@ -1,5 +1,5 @@
-"""Publishing: readers of the served warehouse never see a half-built state, and a failing dbt test
-publishes nothing."""
+"""Publishing: readers of the served warehouse never see a half-built state, and a failing dbt test or a
+blocking quality rule on the build copy publishes nothing."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from data_quality.registry import GATES
 from tests.conftest import arrival_days_of, query, warehouse_settings
+from tests.data_quality.crafting import rewrite_parquet
 from warehouse import build_and_publish
 from warehouse.project import dbt_environment
+from warehouse.publish import QualityGateFailed
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +77,34 @@ def test_a_failing_dbt_test_stops_the_publish(tmp_path: Path, golden_lake: Path)
         build_and_publish(settings, "2024-03-22", "2024-03-22")
     assert digest(settings.served_warehouse) == before
     assert query(settings.served_warehouse, "select count(*) from marts.fct_events where event_id is null") == [(0,)]
+
+
+def test_a_blocking_quality_rule_failing_on_the_build_copy_publishes_nothing(
+        tmp_path: Path, golden_lake: Path, monkeypatch: pytest.MonkeyPatch):
+    """Every event of arrival day 2024-03-14 sent three times (new messageIds): its sessions hold three times
+    the events of the ten days before. The sessions suite runs on the build copy before the publish: with its
+    rule blocking (as a user would set it in data_quality.registry.GATES) the served file stays as it was;
+    as the warning it is, the same build publishes."""
+    lake = tmp_path / "lake"
+    shutil.copytree(golden_lake / "bronze", lake / "bronze")
+    shutil.copytree(golden_lake / "gold", lake / "gold")
+    settings = warehouse_settings(tmp_path, lake, "served")
+    build_and_publish(settings, "2024-03-04", "2024-03-13")
+    before = digest(settings.served_warehouse)
+    for path in lake.glob("bronze/events/event_date=*/received_date=2024-03-14/*.parquet"):
+        rewrite_parquet(path, "SELECT * FROM file UNION ALL SELECT * REPLACE (message_id || '-2' AS message_id) "
+                              "FROM file UNION ALL SELECT * REPLACE (message_id || '-3' AS message_id) FROM file")
+
+    monkeypatch.setitem(GATES["marts/dim_sessions"], "events_per_session_median", ("blocking", "for the test"))
+    with pytest.raises(QualityGateFailed, match=r"nothing was published: marts/dim_sessions 2024-03-14 "
+                                                r"events_per_session_median \[blocking\] FAILED: observed"):
+        build_and_publish(settings, "2024-03-14", "2024-03-14")
+    assert digest(settings.served_warehouse) == before
+    assert query(settings.served_warehouse, "select count(*) from marts.fct_events "
+                                            "where received_date = '2024-03-14'") == [(0,)]
+
+    monkeypatch.undo()
+    build_and_publish(settings, "2024-03-14", "2024-03-14")
+    [(events,)] = query(settings.served_warehouse, "select count(*) from marts.fct_events "
+                                                   "where received_date = '2024-03-14'")
+    assert events > 0 and events % 3 == 0
