@@ -226,8 +226,13 @@ def stitched_user_keys(events: pd.DataFrame) -> tuple[pd.Series, int]:
     owner = first.set_index("linked_id").user_id
     alias_of = first[first.is_alias].set_index("linked_id").user_id
     user_key_of = owner.map(alias_of).fillna(owner)
-    anonymous_key = events.anonymous_id.map(user_key_of).where(events.user_id.isna())
-    keys = events.user_id.map(user_key_of).fillna(events.user_id).fillna(anonymous_key).fillna(events.anonymous_id)
+    text = events.anonymous_id.dtype  # what map gives without any link is untyped
+
+    def key_of(ids: pd.Series) -> pd.Series:
+        return ids.map(user_key_of).astype(text)
+
+    anonymous_key = key_of(events.anonymous_id).where(events.user_id.isna())
+    keys = key_of(events.user_id).fillna(events.user_id).fillna(anonymous_key).fillna(events.anonymous_id)
     return keys, len(first)
 
 
@@ -235,8 +240,8 @@ def session_count(events: pd.DataFrame, keys: pd.Series, inactivity: pd.Timedelt
     """Runs of a user's events less than ``inactivity`` apart, each cut into slices of ``longest`` from its start."""
     ordered = pd.DataFrame({"key": keys.fillna(""), "time": events.event_time, "id": events.event_id}).sort_values(
         ["key", "time", "id"], ignore_index=True)
-    same_user = ordered.key.eq(ordered.key.shift())
-    new_run = ~(same_user & (ordered.time - ordered.time.shift() < inactivity))
+    same_user = ordered.key.eq(ordered.key.shift()).fillna(False).to_numpy(dtype=bool)
+    new_run = ~(same_user & (ordered.time - ordered.time.shift() < inactivity).to_numpy(dtype=bool))
     run = new_run.cumsum()
     run_start = ordered.time.where(new_run).ffill()
     slice_number = (ordered.time - run_start) // longest

@@ -16,7 +16,8 @@ import pytest
 from analytics_settings import REPO_ROOT
 from tests.conftest import free_port
 
-pytestmark = pytest.mark.slow
+# two runs of the whole chain: Spark twice, dbt and Dagster (~3 min on a quiet machine, far more on a busy one)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 STAGES = ["traffic", "quality", "compaction", "quality", "rollup", "quality", "warehouse", "quality"]
 
 
