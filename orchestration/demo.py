@@ -1,8 +1,9 @@
 """``make demo``: the product on a few weeks of traffic, in a few minutes, from a fresh clone.
 
-Generates ``--days`` days of traffic for ``--users`` visitors, ending yesterday (UTC). What arrived before
-yesterday goes straight into the landing zone (the generator's landing sink: fast); what arrived since goes
-through a real collector over HTTP, started and stopped here (a graceful stop seals its files). Then it runs
+Generates ``--days`` days of traffic for ``--users`` visitors, ending today (UTC). What arrived before today
+goes straight into the landing zone (the generator's landing sink: fast); what arrived today up to now goes
+through a real collector over HTTP, started and stopped here (a graceful stop seals its files); the rest
+arrives "later" and is not sent. Then it runs
 ``make pipeline`` (Spark compaction and rollup, dbt build and tests, quality gates, publish) in ``make up``'s
 Dagster instance, so the run shows in its UI. It prints one line per stage with its figure and time, headline
 metrics read through the metrics module (money in the reporting currency), and what to open; the full logs
@@ -44,23 +45,27 @@ POLL_SECONDS = 1.0
 
 
 class ArrivalSplitSink:
-    """Events that arrived before ``live_from_ms`` into ``landed``, the others into ``live``.
+    """Events that arrived before ``live_from_ms`` into ``landed``, those arriving from then until ``now_ms``
+    into ``live``; the generator has the others arrive later than now, so they are only counted.
 
-    The generator simulates when each event reaches the server; the demo lands the history directly and sends
-    what arrives from yesterday on (late events of earlier days included) through the collector, so every
-    generated event is delivered once and the ground truth holds for the whole range.
+    The generator simulates when each event reaches the server. The collector stamps its arrival as now, so
+    only today's arrivals go through it: every earlier arrival day is landed whole, as the quality gates expect
+    of a day that is over.
     """
 
-    def __init__(self, live_from_ms: int, landed: LandingSink, live: HttpSink):
-        self.live_from_ms, self.landed, self.live = live_from_ms, landed, live
+    def __init__(self, live_from_ms: int, now_ms: int, landed: LandingSink, live: HttpSink):
+        self.live_from_ms, self.now_ms, self.landed, self.live = live_from_ms, now_ms, landed, live
+        self.not_arrived = 0
 
     def send(self, chunk: Chunk) -> None:
-        is_live = chunk.arrival_ms >= self.live_from_ms
-        for sink, selected in ((self.landed, ~is_live), (self.live, is_live)):
+        arrival = chunk.arrival_ms
+        for sink, selected in ((self.landed, arrival < self.live_from_ms),
+                               (self.live, (arrival >= self.live_from_ms) & (arrival <= self.now_ms))):
             indices = np.flatnonzero(selected)  # in chunk order: the valid events stay first
             if len(indices):
-                sink.send(Chunk([chunk.events[i] for i in indices.tolist()], chunk.arrival_ms[indices],
+                sink.send(Chunk([chunk.events[i] for i in indices.tolist()], arrival[indices],
                                 chunk.sent_ms[indices], int((indices < chunk.valid).sum()), chunk.final_before_ms))
+        self.not_arrived += int((arrival[:chunk.valid] > self.now_ms).sum())
 
     def close(self) -> SinkReport:
         landed, live = self.landed.close(), self.live.close()
@@ -72,7 +77,7 @@ class ArrivalSplitSink:
 @dataclass(frozen=True)
 class Traffic:
     config: GeneratorConfig
-    live_from: date  # arrivals from this day on go through the collector
+    live_from: date  # arrivals on this day, up to now, go through the collector
 
     @property
     def run_name(self) -> str:
@@ -81,15 +86,14 @@ class Traffic:
 
 
 def demo_traffic(days: int, users: int, seed: int, today: date) -> Traffic:
-    """``days`` days ending yesterday; yesterday's arrivals are the live part."""
-    yesterday = today - timedelta(days=1)
-    return Traffic(GeneratorConfig(start=yesterday - timedelta(days=days - 1), users=users, days=days, seed=seed),
-                   live_from=yesterday)
+    """``days`` days ending today; today's arrivals so far are the live part."""
+    return Traffic(GeneratorConfig(start=today - timedelta(days=days - 1), users=users, days=days, seed=seed),
+                   live_from=today)
 
 
-def send_traffic(traffic: Traffic, settings: Settings, log_path: Path) -> tuple[int, int]:
+def send_traffic(traffic: Traffic, settings: Settings, log_path: Path) -> tuple[int, int, int]:
     """Generate the traffic into the landing zone and a collector started here (its output goes where this
-    process's goes); (events landed, events the collector accepted)."""
+    process's goes); (events landed, events the collector accepted, events that arrive after now)."""
     url = f"http://{settings.collector_host}:{settings.collector_port}"
     with socket.socket() as probe:
         if probe.connect_ex((settings.collector_host, settings.collector_port)) == 0:
@@ -99,7 +103,7 @@ def send_traffic(traffic: Traffic, settings: Settings, log_path: Path) -> tuple[
     try:
         _wait_healthy(url, collector)
         live_from_ms = int(datetime.combine(traffic.live_from, datetime.min.time(), UTC).timestamp() * 1000)
-        sink = ArrivalSplitSink(live_from_ms, LandingSink(settings.lake_path, settings.write_keys[0].source_id,
+        sink = ArrivalSplitSink(live_from_ms, int(time.time() * 1000), LandingSink(settings.lake_path, settings.write_keys[0].source_id,
                                                           writer_id="demo"),
                                 HttpSink(url, settings.write_keys[0].key.get_secret_value()))
         generate(traffic.config, sink, run_folder(settings.data_dir, traffic.run_name) / "truth")
@@ -109,7 +113,7 @@ def send_traffic(traffic: Traffic, settings: Settings, log_path: Path) -> tuple[
     live = sink.live.report
     if live.failed_requests:
         sys.exit(f"demo: {live.failed_requests} requests to the collector failed; see {log_path}")
-    return sink.landed.report.sent, live.accepted or 0
+    return sink.landed.report.sent, live.accepted or 0, sink.not_arrived
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -278,7 +282,7 @@ def run_chain(settings: Settings, out: TextIO) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=28, help="days of traffic, ending yesterday (UTC)")
+    parser.add_argument("--days", type=int, default=28, help="days of traffic, ending today (UTC)")
     parser.add_argument("--users", type=int, default=3000, help="visitors over the whole range")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -289,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     log_path = settings.data_dir / "logs" / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
     traffic = demo_traffic(args.days, args.users, args.seed, datetime.now(UTC).date())
     truth = run_folder(settings.data_dir, traffic.run_name) / "truth"
-    print(f"make demo: {args.days} days of traffic for {args.users:,} visitors, ending {traffic.live_from}; "
+    print(f"make demo: {args.days} days of traffic for {args.users:,} visitors, up to now; "
           f"data in {settings.data_dir}", flush=True)
     print(f"full logs (collector, Spark, dbt, Dagster): {log_path}", flush=True)
     with logs_to_file(log_path) as out:
@@ -297,8 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         if (truth / "run.json").exists():
             print(stage_line("traffic", "already landed by an earlier run (make clean starts over)", 0), file=out)
         else:
-            landed, accepted = send_traffic(traffic, settings, log_path)
-            print(stage_line("traffic", f"{landed:,} events landed, {accepted:,} via the collector",
+            landed, accepted, later = send_traffic(traffic, settings, log_path)
+            print(stage_line("traffic", f"{landed:,} events landed, {accepted:,} via the collector, {later:,} later",
                              time.perf_counter() - step), file=out)
         run_chain(settings, out)
         lines = headlines(settings.served_warehouse, getattr(settings, "reporting_currency", "USD"))
