@@ -103,9 +103,10 @@ def send_traffic(traffic: Traffic, settings: Settings, log_path: Path) -> tuple[
     try:
         _wait_healthy(url, collector)
         live_from_ms = int(datetime.combine(traffic.live_from, datetime.min.time(), UTC).timestamp() * 1000)
-        sink = ArrivalSplitSink(live_from_ms, int(time.time() * 1000), LandingSink(settings.lake_path, settings.write_keys[0].source_id,
-                                                          writer_id="demo"),
-                                HttpSink(url, settings.write_keys[0].key.get_secret_value()))
+        source = settings.write_keys[0]
+        sink = ArrivalSplitSink(live_from_ms, int(time.time() * 1000),
+                                LandingSink(settings.lake_path, source.source_id, writer_id="demo"),
+                                HttpSink(url, source.key.get_secret_value()))
         generate(traffic.config, sink, run_folder(settings.data_dir, traffic.run_name) / "truth")
     finally:
         collector.terminate()  # SIGTERM: drain in-flight requests, seal the open files
