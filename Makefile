@@ -7,6 +7,7 @@ UV_VERSION := 0.13.9
 PY := .venv/bin/python
 UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 ARGS ?=
+BENCH_EVENTS ?= 200000
 
 .PHONY: help setup browser demo test up pipeline docs generate bench lint clean
 
@@ -53,10 +54,10 @@ docs: setup  ## serve the dbt docs (127.0.0.1:8081) and the data quality docs (1
 generate: setup  ## generate traffic (ARGS="--users 2000 --days 7 --sink landing")
 	$(PY) -m collector.generator $(ARGS)
 
-bench: setup  ## benchmarks: print figures next to a same-run baseline (the lake and warehouse ones take an hour or more)
+bench: setup  ## benchmarks next to a same-run baseline at BENCH_EVENTS=200000 (minutes); bench/README.md's sizes: BENCH_EVENTS="2000000 10000000" (hours)
 	$(PY) bench/collector.py
-	$(PY) bench/lake.py
-	$(PY) bench/warehouse.py
+	$(PY) bench/lake.py --events $(BENCH_EVENTS)
+	$(PY) bench/warehouse.py --events $(BENCH_EVENTS)
 
 lint: setup  ## ruff
 	.venv/bin/ruff check .

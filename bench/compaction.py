@@ -66,7 +66,7 @@ def duckdb_baseline(data_dir: Path, log: Path) -> dict:
     """The reference's events statement over the landing files of ``data_dir``: wall time, CPU and peak."""
     glob = str(data_dir / "lake" / "landing" / "received_date=*" / "hour=*" / "*.ndjson")
     command = [sys.executable, "-m", "bench.warehouse", "--reference", str(data_dir / "baseline.duckdb"), glob,
-               "--reference-only", "events"]
+               "--reference-events-only"]
     measured = measure_command(command, {**os.environ, "PYTHONPATH": str(REPO)}, log)
     answer = json.loads(log.read_text().strip().splitlines()[-1])
     return {"wall": measured.seconds, "cpu": measured.cpu_seconds, "peak_gb": measured.peak_gb,

@@ -1,6 +1,6 @@
 """Lake benchmark: Spark compaction of one arrival day (events/s, start-up, peak memory) next to DuckDB.
 
-    make bench ARGS=...              # or: .venv/bin/python bench/lake.py [--events 2000000 10000000] [--repeats 1]
+    make bench BENCH_EVENTS=...      # or: .venv/bin/python bench/lake.py [--events 2000000 10000000] [--repeats 1]
 
 For each size N the traffic generator's landing sink writes two simulated days of traffic with enough
 users that about N events arrive on the first day (cached under ``<data dir>/bench/lake/events-N/``, so

@@ -1,10 +1,16 @@
-"""``make demo``: the main job on the embedded defaults.
+"""``make demo``: the product on a few weeks of traffic, in a few minutes, from a fresh clone.
 
-Starts the collector, drives a realistic day of traffic into it over HTTP with the generator, stops it
-gracefully (which seals the landing files), then runs ``make pipeline``: the daily chain (Spark compaction
-to bronze, gold rollup, dbt build of the warehouse, its tests, publish) in the Dagster instance of
-``make up``, so the run shows in its UI. Prints where everything landed and headline numbers read through
-the metrics module.
+Generates ``--days`` days of traffic for ``--users`` visitors, ending today (UTC). What arrived before today
+goes straight into the landing zone (the generator's landing sink: fast); what arrived today up to now goes
+through a real collector over HTTP, started and stopped here (a graceful stop seals its files); the rest
+arrives "later" and is not sent. Then it runs
+``make pipeline`` (Spark compaction and rollup, dbt build and tests, quality gates, publish) in ``make up``'s
+Dagster instance, so the run shows in its UI. It prints one line per stage with its figure and time, headline
+metrics read through the metrics module (money in the reporting currency), and what to open; the full logs
+(collector, Spark, dbt, Dagster) go to ``<data dir>/logs/demo-<time>.log``.
+
+A re-run on the same day finds the traffic landed (its ground truth exists) and the warehouse up to date, and
+prints the same figures; ``make clean`` starts over.
 """
 
 from __future__ import annotations
@@ -14,133 +20,314 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Self, TextIO
 
-import dagster as dg
-import pandas as pd
+import numpy as np
 
-from analytics_settings import REPO_ROOT, load_settings
-from collector.generator.model import GeneratorConfig
+from analytics_settings import REPO_ROOT, Settings, load_settings
+from collector.generator.model import Chunk, GeneratorConfig
 from collector.generator.run import generate, run_folder
-from collector.generator.sinks import HttpSink
-from collector.landing import sealed_files, summarize
-from data_quality.__main__ import DOCS_PORT as QUALITY_DOCS_PORT
-from metrics import SemanticLayer
-from orchestration.pipeline import run_pipeline
-from orchestration.quality import quality_check_keys
-from orchestration.up import answers, dagster_home
-from warehouse.__main__ import DOCS_PORT
+from collector.generator.sinks import HttpSink, LandingSink, SinkReport
 
 DEMO_WRITE_KEYS = "web=demo-web-key"  # used only when ANALYTICS_WRITE_KEYS is not set
+DAGSTER_UI = "http://127.0.0.1:3000"
+POLL_SECONDS = 1.0
 
 
-def _port_is_free(host: str, port: int) -> bool:
+# ------------------------------------------------------------------ traffic
+
+
+class ArrivalSplitSink:
+    """Events that arrived before ``live_from_ms`` into ``landed``, those arriving from then until ``now_ms``
+    into ``live``; the generator has the others arrive later than now, so they are only counted.
+
+    The generator simulates when each event reaches the server. The collector stamps its arrival as now, so
+    only today's arrivals go through it: every earlier arrival day is landed whole, as the quality gates expect
+    of a day that is over.
+    """
+
+    def __init__(self, live_from_ms: int, now_ms: int, landed: LandingSink, live: HttpSink):
+        self.live_from_ms, self.now_ms, self.landed, self.live = live_from_ms, now_ms, landed, live
+        self.not_arrived = 0
+
+    def send(self, chunk: Chunk) -> None:
+        arrival = chunk.arrival_ms
+        for sink, selected in ((self.landed, arrival < self.live_from_ms),
+                               (self.live, (arrival >= self.live_from_ms) & (arrival <= self.now_ms))):
+            indices = np.flatnonzero(selected)  # in chunk order: the valid events stay first
+            if len(indices):
+                sink.send(Chunk([chunk.events[i] for i in indices.tolist()], arrival[indices],
+                                chunk.sent_ms[indices], int((indices < chunk.valid).sum()), chunk.final_before_ms))
+        self.not_arrived += int((arrival[:chunk.valid] > self.now_ms).sum())
+
+    def close(self) -> SinkReport:
+        landed, live = self.landed.close(), self.live.close()
+        return SinkReport("landing + http", f"{landed.location} + {live.location}", landed.sent + live.sent,
+                          landed.malformed_sent + live.malformed_sent, live.accepted, live.rejected,
+                          live.failed_requests)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    config: GeneratorConfig
+    live_from: date  # arrivals on this day, up to now, go through the collector
+
+    @property
+    def run_name(self) -> str:
+        c = self.config
+        return f"demo-{c.start.isoformat()}-{c.days}d-{c.users}u-seed{c.seed}"
+
+
+def demo_traffic(days: int, users: int, seed: int, today: date) -> Traffic:
+    """``days`` days ending today; today's arrivals so far are the live part."""
+    return Traffic(GeneratorConfig(start=today - timedelta(days=days - 1), users=users, days=days, seed=seed),
+                   live_from=today)
+
+
+def send_traffic(traffic: Traffic, settings: Settings, log_path: Path) -> tuple[int, int, int]:
+    """Generate the traffic into the landing zone and a collector started here (its output goes where this
+    process's goes); (events landed, events the collector accepted, events that arrive after now)."""
+    url = f"http://{settings.collector_host}:{settings.collector_port}"
     with socket.socket() as probe:
-        return probe.connect_ex((host, port)) != 0
+        if probe.connect_ex((settings.collector_host, settings.collector_port)) == 0:
+            sys.exit(f"demo: {settings.collector_host}:{settings.collector_port} is in use (a collector from "
+                     "`make up`?); stop it, or set ANALYTICS_COLLECTOR_PORT to a free port")
+    collector = subprocess.Popen([sys.executable, "-m", "collector", "--log-level", "WARNING"], cwd=REPO_ROOT)
+    try:
+        _wait_healthy(url, collector)
+        live_from_ms = int(datetime.combine(traffic.live_from, datetime.min.time(), UTC).timestamp() * 1000)
+        source = settings.write_keys[0]
+        sink = ArrivalSplitSink(live_from_ms, int(time.time() * 1000),
+                                LandingSink(settings.lake_path, source.source_id, writer_id="demo"),
+                                HttpSink(url, source.key.get_secret_value()))
+        generate(traffic.config, sink, run_folder(settings.data_dir, traffic.run_name) / "truth")
+    finally:
+        collector.terminate()  # SIGTERM: drain in-flight requests, seal the open files
+        collector.wait(60)
+    live = sink.live.report
+    if live.failed_requests:
+        sys.exit(f"demo: {live.failed_requests} requests to the collector failed; see {log_path}")
+    return sink.landed.report.sent, live.accepted or 0, sink.not_arrived
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    from orchestration.up import answers
+
     deadline = time.monotonic() + timeout
     while not answers(f"{url}/healthz"):
         if process.poll() is not None:
-            sys.exit(f"demo: the collector exited with {process.returncode} while starting; see its log above")
+            sys.exit(f"demo: the collector exited with {process.returncode} while starting; see the log")
         if time.monotonic() > deadline:
             process.kill()
             sys.exit(f"demo: the collector did not answer {url}/healthz within {timeout:g} s")
         time.sleep(0.1)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-
-    os.environ.setdefault("ANALYTICS_WRITE_KEYS", DEMO_WRITE_KEYS)  # the collector child inherits it
-    settings = load_settings()
-    url = f"http://{settings.collector_host}:{settings.collector_port}"
-    if not _port_is_free(settings.collector_host, settings.collector_port):
-        sys.exit(f"demo: {settings.collector_host}:{settings.collector_port} is in use (a collector from "
-                 "`make up`?); stop it, or set ANALYTICS_COLLECTOR_PORT to a free port")
-
-    print(f"starting the collector on {url} (data in {settings.data_dir})", flush=True)
-    collector = subprocess.Popen([sys.executable, "-m", "collector", "--log-level", "WARNING"], cwd=REPO_ROOT)
-    try:
-        _wait_healthy(url, collector)
-        yesterday = datetime.now(UTC).date() - timedelta(days=1)
-        config = GeneratorConfig(start=yesterday, users=args.users, days=1, seed=args.seed)
-        run_name = f"demo-{yesterday.isoformat()}-seed{args.seed}"
-        print(f"sending a day of traffic ({args.users:,} visitors, {yesterday}) through the collector…", flush=True)
-        summary = generate(config, HttpSink(url, settings.write_keys[0].key.get_secret_value()),
-                           run_folder(settings.data_dir, run_name) / "truth")
-    finally:
-        collector.terminate()  # SIGTERM: drain in-flight requests, seal the open files
-        collector.wait(60)
-
-    lake = settings.lake_path
-    landing, quarantine = summarize(lake / "landing"), summarize(lake / "quarantine" / "collector")
-    print()
-    print(f"accepted    {summary.sink.accepted:>9,} events in this run ({summary.duplicates:,} of them client retries "
-          "with a known messageId, removed downstream)")
-    print(f"quarantined {summary.sink.rejected:>9,} malformed events, each with its reason")
-    print(f"landing     {lake / 'landing'}  ({landing.files} sealed files, {landing.bytes / 1e6:.1f} MB, "
-          f"arrival days {', '.join(sorted(landing.files_by_day))})")
-    print(f"quarantine  {lake / 'quarantine' / 'collector'}  ({quarantine.files} sealed files)")
-    print(f"truth       {summary.truth_folder}")
-    for path in sealed_files(lake / "landing")[-3:]:
-        print(f"  {path.relative_to(lake)}")
-    print()
-    run_pipeline_and_report(settings.data_dir)
-    return 0
+# ------------------------------------------------------------------ output: a line per stage, the rest to a file
 
 
-def run_pipeline_and_report(data_dir: Path) -> None:
-    """`make pipeline` in `make up`'s Dagster instance, then headline numbers from the served warehouse."""
-    os.environ["DAGSTER_HOME"] = str(dagster_home(data_dir))
-    print("running the daily chain (Spark compaction and rollup, dbt build, tests, publish)…", flush=True)
-    with dg.DagsterInstance.get() as instance:
-        result = run_pipeline(instance)
-        if not result.success:
-            sys.exit(f"demo: the pipeline run {result.run_id} failed; its log is above and in the Dagster UI "
-                     "(make up)")
-        print_quality(instance)
-    settings = load_settings()
-    print(f"warehouse   {settings.served_warehouse}  (arrival days {', '.join(result.days) or 'already up to date'})")
-    print_headlines(settings.served_warehouse)
-    print()
-    print("Dagster UI  http://127.0.0.1:3000   (make up)")
-    print(f"dbt docs    http://127.0.0.1:{DOCS_PORT}   (make docs)")
-    print(f"data docs   http://127.0.0.1:{QUALITY_DOCS_PORT}   (make docs)")
+@contextmanager
+def logs_to_file(path: Path) -> Iterator[TextIO]:
+    """Send this process's stdout and stderr, and its children's, to ``path``; yields the terminal's stdout.
+
+    At the file-descriptor level, because Spark, dbt and the collector run as child processes that inherit
+    them and Dagster's loggers hold on to ``sys.stderr``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    with open(path, "a", buffering=1, encoding="utf-8") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield terminal
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            terminal.close()
 
 
-def print_quality(instance: dg.DagsterInstance) -> None:
-    """The latest verdict of each quality gate (a warning does not stop the run, so it is worth showing)."""
-    executions = instance.event_log_storage.get_latest_asset_check_execution_by_key(quality_check_keys())
-    print("quality     (Great Expectations suites, the gates of the chain)")
-    for key, execution in sorted(executions.items(), key=lambda item: item[0].asset_key.to_user_string()):
-        evaluation = execution.event.dagster_event.event_specific_data if execution.event else None
-        verdict = ("not run" if evaluation is None else "passed" if evaluation.passed
-                   else f"{evaluation.severity.value}: {evaluation.description}")
-        print(f"  {key.asset_key.to_user_string():<24} {verdict[:150]}")
+def stage_line(name: str, figure: str, seconds: float) -> str:
+    return f"{name:<12}{figure:<52}{seconds:>6.0f} s"
+
+
+STEP_NAMES = {"bronze__events": "compaction", "gold__daily_event_rollup": "rollup", "warehouse": "warehouse"}
+
+
+def step_line(step_key: str, seconds: float, entries: list) -> str:
+    """One finished step of the daily run, with the figure a person wants from it."""
+    materializations = [e.dagster_event.event_specific_data.materialization for e in entries
+                        if e.dagster_event and e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"]
+    checks = [e.dagster_event.event_specific_data for e in entries
+              if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
+    if step_key.endswith("_quality"):
+        verdicts = [("passed" if check.passed else check.severity.value.lower()) for check in checks]
+        asset = step_key.removesuffix("_quality").replace("__", "/")
+        return stage_line("quality", f"{asset} {', '.join(verdicts) or 'not run'}", seconds)
+    if step_key == "warehouse":
+        tests = sum(check.passed for check in checks)
+        models = len({materialization.asset_key for materialization in materializations})  # one per partition
+        return stage_line("warehouse", f"{models} models built, {tests} of {len(checks)} dbt tests passed, published",
+                          seconds)
+    metadata = materializations[0].metadata if materializations else {}
+    value = {key: entry.value for key, entry in metadata.items()}
+    if step_key == "bronze__events":
+        days = len(value.get("event_dates", []))
+        return stage_line("compaction", f"{value.get('rows_in', 0):,} lines -> {value.get('rows_out', 0):,} events "
+                                        f"on {days} event days", seconds)
+    if step_key == "gold__daily_event_rollup":
+        return stage_line("rollup", f"{len(value.get('event_dates', []))} event days, "
+                                    f"{value.get('events_total', 0):,} events", seconds)
+    return stage_line(STEP_NAMES.get(step_key, step_key), "done", seconds)
+
+
+class RunProgress:
+    """Prints a line for each step of the newest daily run as it finishes, from the Dagster event log."""
+
+    def __init__(self, instance, job_name: str, out: TextIO):
+        self.instance, self.job_name, self.out = instance, job_name, out
+        self.known_runs = {run.run_id for run in self._runs()}
+        self.printed: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _runs(self) -> list:
+        import dagster as dg
+
+        return self.instance.get_runs(filters=dg.RunsFilter(job_name=self.job_name), limit=5)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.print_finished()  # the last steps, after the run ended
+
+    def _poll(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            self.print_finished()
+
+    def print_finished(self) -> None:
+        run_id = next((run.run_id for run in self._runs() if run.run_id not in self.known_runs), None)
+        if run_id is None:
+            return
+        by_step: dict[str, list] = {}
+        for entry in self.instance.all_logs(run_id):
+            if entry.step_key:
+                by_step.setdefault(entry.step_key, []).append(entry)
+        for step_key, entries in by_step.items():
+            kinds = {e.dagster_event.event_type_value: e.timestamp for e in entries if e.dagster_event}
+            end = kinds.get("STEP_SUCCESS", kinds.get("STEP_FAILURE"))
+            if step_key in self.printed or end is None or "STEP_START" not in kinds:
+                continue
+            self.printed.add(step_key)
+            failed = "" if "STEP_SUCCESS" in kinds else "  FAILED"
+            print(step_line(step_key, end - kinds["STEP_START"], entries) + failed, file=self.out)
+
+
+# ------------------------------------------------------------------ the demo
 
 
 HEADLINES = (("events", "events", "{:,.0f}"), ("sessions", "sessions", "{:,.0f}"),
              ("active users", "active_users", "{:,.0f}"), ("new users", "new_users", "{:,.0f}"),
              ("avg session", "average_session_duration", "{:,.0f} s"), ("bounce rate", "bounce_rate", "{:.1%}"),
-             ("revenue", "revenue", "{:,.2f} (mixed currencies)"),
-             ("signup → purchase", "signup_to_purchase_conversion_rate", "{:.1%}"))
+             ("revenue", "revenue", "{:,.2f} {currency}"),
+             ("signup → purchase", "signup_to_purchase_conversion_rate", "{:.1%}"),
+             ("day-1 retention", "day_1_retention", "{:.1%}"), ("day-7 retention", "day_7_retention", "{:.1%}"))
 
 
-def print_headlines(served: Path) -> None:
+def headlines(served: Path, currency: str) -> list[str]:
     """The served warehouse's totals, asked by metric name through the semantic layer."""
+    import pandas as pd
+
+    from metrics import SemanticLayer
+
     with SemanticLayer(served) as layer:
         totals = layer.query([name for _, name, _ in HEADLINES], grain=None).iloc[0]
-    print("headlines   (the metrics module, over everything served)")
-    for label, name, shape in HEADLINES:
-        value = totals[name]
-        print(f"  {label:<18} {'n/a' if pd.isna(value) else shape.format(value)}")  # n/a: nothing to divide by
+    return [f"  {label:<18} " + ("n/a" if pd.isna(totals[name]) else shape.format(totals[name], currency=currency))
+            for label, name, shape in HEADLINES]  # n/a: nothing to divide by
+
+
+def run_chain(settings: Settings, out: TextIO) -> None:
+    """`make pipeline` in `make up`'s Dagster instance, a line per step as it finishes."""
+    import dagster as dg
+
+    from orchestration.daily import daily_job
+    from orchestration.pipeline import run_pipeline
+    from orchestration.up import dagster_home
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home(settings.data_dir))
+    with dg.DagsterInstance.get() as instance, RunProgress(instance, daily_job.name, out):
+        result = run_pipeline(instance)
+    if not result.days:
+        print(stage_line("pipeline", "every landed arrival day is already up to date", 0), file=out)
+    elif not result.success:
+        sys.exit(f"demo: the pipeline run {result.run_id} failed; its log is in the Dagster UI (make up) and in the "
+                 "demo's log file")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=28, help="days of traffic, ending today (UTC)")
+    parser.add_argument("--users", type=int, default=3000, help="visitors over the whole range")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("ANALYTICS_WRITE_KEYS", DEMO_WRITE_KEYS)  # the collector child inherits it
+    settings = load_settings()
+    started = time.perf_counter()
+    log_path = settings.data_dir / "logs" / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
+    traffic = demo_traffic(args.days, args.users, args.seed, datetime.now(UTC).date())
+    truth = run_folder(settings.data_dir, traffic.run_name) / "truth"
+    print(f"make demo: {args.days} days of traffic for {args.users:,} visitors, up to now; "
+          f"data in {settings.data_dir}", flush=True)
+    print(f"full logs (collector, Spark, dbt, Dagster): {log_path}", flush=True)
+    with logs_to_file(log_path) as out:
+        step = time.perf_counter()
+        if (truth / "run.json").exists():
+            print(stage_line("traffic", "already landed by an earlier run (make clean starts over)", 0), file=out)
+        else:
+            landed, accepted, later = send_traffic(traffic, settings, log_path)
+            print(stage_line("traffic", f"{landed:,} events landed, {accepted:,} via the collector, {later:,} later",
+                             time.perf_counter() - step), file=out)
+        run_chain(settings, out)
+        lines = headlines(settings.served_warehouse, getattr(settings, "reporting_currency", "USD"))
+    print("\nheadlines (the metrics module, over everything served)")
+    print("\n".join(lines))
+    dbt_docs_port, quality_docs_port = _docs_ports()
+    print(f"""
+open
+  Dagster UI        {DAGSTER_UI}   (make up: the run above, assets, checks, schedules)
+  dbt docs          http://127.0.0.1:{dbt_docs_port}   (make docs: every model and column, lineage)
+  data docs         http://127.0.0.1:{quality_docs_port}   (make docs: every quality validation)
+  warehouse         {settings.served_warehouse}
+  lake              {settings.lake_path}  (landing/, bronze/, gold/, quarantine/)
+  ground truth      {truth}
+  full logs         {log_path}
+done in {time.perf_counter() - started:.0f} s""")
+    return 0
+
+
+def _docs_ports() -> tuple[int, int]:
+    from data_quality.__main__ import DOCS_PORT as QUALITY_DOCS_PORT
+    from warehouse.__main__ import DOCS_PORT
+
+    return DOCS_PORT, QUALITY_DOCS_PORT
 
 
 if __name__ == "__main__":

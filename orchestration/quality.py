@@ -36,10 +36,6 @@ UNPARTITIONED = {"landing/events"}
 SAMPLE_ROWS_SHOWN = 5
 
 
-def quality_check_keys() -> list[dg.AssetCheckKey]:
-    return [dg.AssetCheckKey(dg.AssetKey(info.asset_key_path), QUALITY_CHECK) for info in SUITES.values()]
-
-
 def freshness_check_keys() -> list[dg.AssetCheckKey]:
     return [dg.AssetCheckKey(dg.AssetKey.from_user_string(asset), FRESHNESS_CHECK) for asset in FRESHNESS]
 

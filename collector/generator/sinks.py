@@ -155,19 +155,19 @@ class HttpSink:
         self.report = SinkReport("http", self.url, accepted=0, rejected=0)
 
     def send(self, chunk: Chunk) -> None:
-        now_ms = int(time.time() * 1000)
-        bodies = []
-        for first in range(0, len(chunk.events), self.batch_size):
-            indices = range(first, min(first + self.batch_size, len(chunk.events)))
-            bodies.append(orjson.dumps({"batch": _retimed_batch(chunk, indices, now_ms),
-                                        "sentAt": iso_ms(np.array([now_ms]))[0]}))
-        list(self.pool.map(self._post, bodies))  # one chunk in flight at a time bounds memory
+        batches = [(chunk, range(first, min(first + self.batch_size, len(chunk.events))))
+                   for first in range(0, len(chunk.events), self.batch_size)]
+        list(self.pool.map(self._post, batches))  # one chunk in flight at a time bounds memory
         self.report.sent += chunk.valid
         self.report.malformed_sent += len(chunk.events) - chunk.valid
 
-    def _post(self, body: bytes) -> None:
+    def _post(self, batch: tuple[Chunk, range]) -> None:
         delay = 0.2
         for attempt in range(self.max_attempts):
+            # sentAt stamped as the request leaves, as SDKs do: the lake's skew correction (receivedAt - sentAt)
+            # then recovers event times to the network delay, not to the time the batch queued here
+            now_ms = int(time.time() * 1000)
+            body = orjson.dumps({"batch": _retimed_batch(*batch, now_ms), "sentAt": iso_ms(np.array([now_ms]))[0]})
             try:
                 response = self.client.post(self.url, content=body, headers={"Content-Type": "application/json"})
             except httpx.TransportError:
