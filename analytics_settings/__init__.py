@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         default="2GB", description="DuckDB's memory cap for dbt builds and quality checks (it spills past it).")
     duckdb_threads: int = Field(default=2, description="DuckDB threads for dbt builds and quality checks.")
     session_inactivity_minutes: int = Field(default=30, description="Inactivity that ends a session.")
+    reporting_currency: str = Field(
+        default="USD", description="ISO 4217 code every revenue metric is converted to, at the rate of the order's day.")
+    exchange_rates_path: str | None = Field(
+        default=None, description="CSV or Parquet of extra daily rates (rate_date, currency, units_per_eur); its "
+                                  "rows override the shipped ECB rates of the same day and currency.")
     landing_max_silence_minutes: int = Field(
         default=60, description="Longer without a newly sealed landing file fails the landing freshness check.")
 
@@ -102,6 +107,15 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_patterns(cls, raw: object) -> object:
         return tuple(p.strip() for p in raw.split(";") if p.strip()) if isinstance(raw, str) else raw
+
+    @field_validator("reporting_currency", mode="before")
+    @classmethod
+    def _parse_currency(cls, raw: object) -> object:
+        code = raw.strip().upper() if isinstance(raw, str) else raw
+        if isinstance(code, str) and not (len(code) == 3 and code.isascii() and code.isalpha()):
+            raise ValueError(f"ANALYTICS_REPORTING_CURRENCY={raw!r} is not an ISO 4217 code; write three letters, "
+                             "e.g. ANALYTICS_REPORTING_CURRENCY=EUR")
+        return code
 
     @property
     def uses_default_salt(self) -> bool:

@@ -38,11 +38,25 @@ def build_args(settings: Settings, arrival_day_from: str | None = None, arrival_
 
     A full refresh rebuilds every table from all of bronze, whatever days are given.
     """
-    variables: dict[str, object] = {"session_inactivity_minutes": settings.session_inactivity_minutes}
+    variables: dict[str, object] = {"session_inactivity_minutes": settings.session_inactivity_minutes,
+                                    "reporting_currency": settings.reporting_currency,
+                                    "exchange_rates_path": exchange_rates_path(settings)}
     if full_refresh:
         return ["build", "--full-refresh", "--vars", json.dumps(variables)]
     variables |= {"arrival_day_from": arrival_day_from, "arrival_day_to": arrival_day_to or arrival_day_from}
     return ["build", "--vars", json.dumps(variables)]
+
+
+def exchange_rates_path(settings: Settings) -> str | None:
+    """The user's rates file as dbt reads it (dbt runs in its project folder: a local path is made absolute)."""
+    path = settings.exchange_rates_path
+    if not path or "://" in path:
+        return path
+    resolved = Path(path).expanduser().resolve()
+    if resolved.suffix.lower() not in {".csv", ".parquet"} or not resolved.is_file():
+        raise ValueError(f"ANALYTICS_EXCHANGE_RATES_PATH={path!r} is not a .csv or .parquet file; point it at a file "
+                         "with the columns rate_date, currency, units_per_eur, or unset it to use the shipped rates")
+    return str(resolved)
 
 
 def ensure_manifest(settings: Settings) -> Path:

@@ -134,6 +134,7 @@ class Truth:
     funnel: list[dict]
     anomalies: list[dict]
     counts: dict
+    orders: dict[str, list]
 
 
 def iso_ms(values: np.ndarray) -> list[str]:
@@ -249,6 +250,7 @@ class _State:
     malformed: Counter = field(default_factory=Counter)
     orders_by_date: Counter = field(default_factory=Counter)
     events_by_date: Counter = field(default_factory=Counter)
+    placed_orders: list[tuple[str, int, int, str, float]] = field(default_factory=list)  # id, visitor, ms, currency, revenue
     sessions: dict[str, list] = field(default_factory=dict)
 
 
@@ -434,6 +436,10 @@ class TrafficModel:
                     times.append(start + elapsed[split - 1] + SPECIAL_GAP_MS * (len(session.specials) + r + 1))
                     context = {**base, "page": current_page} if current_page is not None else base
                     event = self._special(name, v, anonymous_id, user_id, patch_created_at, k, date_label)
+                    if name == "Order Completed":
+                        order = event["properties"]
+                        state.placed_orders.append((order["order_id"], v, times[-1], order["currency"],
+                                                    order["revenue"]))
                     known = known or name == "identify"
                     event.setdefault("userId", user_id if known else None)
                 event["anonymousId"] = anonymous_id
@@ -612,7 +618,16 @@ class TrafficModel:
             "orders_by_date": dict(sorted(state.orders_by_date.items())),
             "churn_label_window_days": window,
         }
-        return Truth(users, sessions, funnel, anomalies, counts)
+        placed = state.placed_orders
+        orders = {
+            "order_id": [o[0] for o in placed],
+            "visitor_id": [pop.visitor_id[o[1]] for o in placed],
+            "is_bot": [bool(pop.is_bot[o[1]]) for o in placed],
+            "order_time": [o[2] for o in placed],
+            "currency": [o[3] for o in placed],
+            "revenue": [o[4] for o in placed],
+        }
+        return Truth(users, sessions, funnel, anomalies, counts, orders)
 
 
 def _product(sku: str, name: str, category: str, price: float) -> dict:

@@ -6,7 +6,9 @@ weeks": a sessionization bug that doubles durations, a tracker release that fire
 revenue sent in cents. Each metric of the day's human sessions (bots excluded) has two rules: its median
 (the typical session) and its mean (which the tail moves), each against the range that statistic takes on
 samples of the same size drawn from the previous 28 days (``history.bootstrap_band``), so a small day gets
-a wide band and a big day a narrow one. (Great Expectations' quantile expectation cannot be stored in
+a wide band and a big day a narrow one. A last rule counts the day's orders whose currency has no exchange
+rate (``unconverted_purchases``): the warehouse leaves them out of every revenue figure rather than add
+their amounts unconverted, and this says how many. (Great Expectations' quantile expectation cannot be stored in
 1.24.1: its result carries NumPy booleans that its own JSON store rejects.) These are
 warnings: a real change (a sale, a redesign) moves them too.
 
@@ -34,15 +36,17 @@ HISTORY_DAYS = 28
 MIN_HISTORY_DAYS = 7
 MIN_HISTORY_VALUES = 10
 HISTORY_SAMPLE = 200_000  # history values drawn per metric (a reservoir sample): plenty for any band
-SAMPLE_COLUMNS = ("session_id", "session_start", "duration_seconds", "events", "purchases", "revenue")
+SAMPLE_COLUMNS = ("session_id", "session_start", "duration_seconds", "events", "purchases", "revenue",
+                  "unconverted_purchases")
+CONVERTED = "purchases - unconverted_purchases"  # the purchases `revenue` adds up (converted ones)
 # column → (rule prefix, what it is, which sessions have it, the statistics checked). Revenue per purchase
-# has no mean rule: amounts are not converted between currencies, so one order in yen moves the mean of a
-# day by orders of magnitude; its median still catches a unit change (cents) or a doubled amount.
+# has no mean rule: one large order moves the mean of a small day far; its median still catches a unit
+# change (cents) or a doubled amount.
 METRICS = {
     "duration_seconds": ("session_duration", "session duration in seconds", "TRUE", ("median", "mean")),
     "events": ("events_per_session", "events per session", "TRUE", ("median", "mean")),
     "revenue_per_purchase": ("revenue_per_purchase", "revenue per purchase, of the sessions with purchases",
-                             "purchases > 0", ("median",)),
+                             f"{CONVERTED} > 0", ("median",)),
 }
 STATISTICS = {"median": (gxe.ExpectColumnMedianToBeBetween, np.median),
               "mean": (gxe.ExpectColumnMeanToBeBetween, np.mean)}
@@ -58,14 +62,22 @@ def expectations() -> list:
                       "history, or no value on the day.")
         for column, (prefix, what, _, statistics) in METRICS.items()
         for statistic, (kind, _) in STATISTICS.items() if statistic in statistics
+    ] + [
+        warning(gxe.ExpectColumnSumToBeBetween, "orders_in_unknown_currency", column="unconverted_purchases",
+                max_value=0,
+                notes="No order of the day is in a currency without an exchange rate on its day; the observed "
+                      "value is the number of such orders, left out of every revenue figure. Fix: add the "
+                      "currency's rates with ANALYTICS_EXCHANGE_RATES_PATH and rebuild with --full-refresh. "
+                      "Skipped on a day without sessions."),
     ]
 
 
 def load(day: date, settings: Settings) -> Batch:
     with connection(settings, settings.served_warehouse) as con:
-        rows, _ = frame(con, """
+        rows, _ = frame(con, f"""
             SELECT session_id, session_start, duration_seconds, events, purchases, revenue::DOUBLE AS revenue,
-                   CASE WHEN purchases > 0 THEN revenue::DOUBLE / purchases END AS revenue_per_purchase
+                   unconverted_purchases,
+                   CASE WHEN {CONVERTED} > 0 THEN revenue::DOUBLE / ({CONVERTED}) END AS revenue_per_purchase
             FROM marts.dim_sessions
             WHERE session_date = ? AND NOT is_bot
             ORDER BY session_start, session_id
@@ -74,7 +86,8 @@ def load(day: date, settings: Settings) -> Batch:
         [(history_days,)] = con.execute(
             "SELECT count(DISTINCT session_date) FROM marts.dim_sessions WHERE session_date >= ? AND session_date < ?",
             [start, day]).fetchall()
-        parameters, skipped = {}, {}
+        parameters = {}
+        skipped = {} if len(rows) else {"orders_in_unknown_currency": f"no human session on {day}"}
         facts = {"sessions": len(rows), "history_from": start.isoformat(), "history_days": history_days}
         for column, (prefix, _, condition, statistics) in METRICS.items():
             values = rows[column].dropna().to_numpy(dtype=float)
@@ -92,7 +105,7 @@ def load(day: date, settings: Settings) -> Batch:
 
 
 def _history(con: duckdb.DuckDBPyConnection, column: str, condition: str, start: date, day: date) -> np.ndarray:
-    expression = ("revenue::DOUBLE / purchases" if column == "revenue_per_purchase" else f"{column}::DOUBLE")
+    expression = (f"revenue::DOUBLE / ({CONVERTED})" if column == "revenue_per_purchase" else f"{column}::DOUBLE")
     # the sample is taken from the subquery: DuckDB samples a FROM clause before its WHERE
     rows = con.execute(f"""
         SELECT value FROM (

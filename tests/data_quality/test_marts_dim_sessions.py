@@ -1,5 +1,6 @@
 """The sessions suite: distributions of the golden warehouse pass against their own history; a day whose
-sessions last ten times longer, carry three times the events or are paid in cents does not."""
+sessions last ten times longer, carry three times the events or are paid in cents does not, and orders in a
+currency without an exchange rate are counted."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.data_quality.conftest import quality_settings
 pytestmark = pytest.mark.slow
 
 RULES = ["session_duration_median", "session_duration_mean", "events_per_session_median",
-         "events_per_session_mean", "revenue_per_purchase_median"]
+         "events_per_session_mean", "revenue_per_purchase_median", "orders_in_unknown_currency"]
 
 
 def failed(result) -> set[str]:
@@ -39,7 +40,8 @@ def test_every_day_passes_and_days_without_history_are_skipped(golden_marts: Set
         assert result.success, (day, [e.summary for e in result.expectations if not e.success])
         evaluated = {e.name for e in result.expectations if not e.skipped}
         # a week of history is needed; revenue per purchase also needs ten purchases before the day
-        assert evaluated == (set() if day < 11 else set(RULES[:4]) if day < 16 else set(RULES)), day
+        counted = {"orders_in_unknown_currency"}  # needs no history
+        assert evaluated == counted | (set() if day < 11 else set(RULES[:4]) if day < 16 else set(RULES)), day
     assert "10 values of history" in validate("marts/dim_sessions", "2024-03-15", golden_marts)[
         "revenue_per_purchase_median"].note
 
@@ -91,3 +93,18 @@ def test_negative_revenue_warns(settings: Settings, warehouse: Path):
     assert failed(result) == {"revenue_per_purchase_median"}
     assert result["revenue_per_purchase_median"].observed < 0
     assert all(row["revenue"] < 0 for row in result["revenue_per_purchase_median"].sample)
+
+
+def test_orders_in_a_currency_without_a_rate_are_counted(settings: Settings, warehouse: Path):
+    """As if the day's orders had come in a currency the rates do not know (fct_events flags them, their
+    sessions count them in `unconverted_purchases` and leave them out of `revenue`: dbt unit tests)."""
+    change(warehouse, "UPDATE marts.dim_sessions SET unconverted_purchases = purchases, revenue = 0 "
+                      "WHERE session_date = '2024-03-16' AND purchases > 0")
+    result = validate("marts/dim_sessions", "2024-03-16", settings)
+    assert failed(result) == {"orders_in_unknown_currency"}
+    assert result.severity == "warning"
+    counted = result["orders_in_unknown_currency"]
+    assert counted.observed == 3 and counted.expected == {"max_value": 0}
+    assert [row["unconverted_purchases"] for row in counted.sample] == [1, 1, 1]
+    # with no converted purchase left, revenue per purchase has no value on the day: skipped, not failed
+    assert result["revenue_per_purchase_median"].skipped

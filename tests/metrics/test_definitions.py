@@ -54,6 +54,16 @@ def test_everything_is_described(built_warehouse: BuiltWarehouse) -> None:
                 assert (element.get("description") or "").strip(), (model["name"], kind, element["name"])
 
 
+def test_every_revenue_metric_says_it_is_in_the_reporting_currency(built_warehouse: BuiltWarehouse) -> None:
+    raw = {metric["name"]: metric for metric in json.loads(built_warehouse.manifest.read_text())["metrics"]}
+    revenue = {name for name in raw if "revenue" in name}
+    assert revenue >= {"revenue", "user_revenue", "average_revenue_per_user", "revenue_wow_growth",
+                       "revenue_original_currency"}
+    for name in revenue - {"revenue_original_currency"}:
+        assert "reporting currency (ANALYTICS_REPORTING_CURRENCY" in " ".join(raw[name]["description"].split()), name
+    assert "grouped by `event__currency`" in raw["revenue_original_currency"]["description"]
+
+
 def test_a_conversion_rate_per_funnel_of_the_project(layer: SemanticLayer, built_warehouse: BuiltWarehouse
                                                      ) -> None:
     funnels = [funnel["name"] for funnel in

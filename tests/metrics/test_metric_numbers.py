@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from metrics import SemanticLayer
@@ -226,7 +230,7 @@ def test_events_by_dimensions_that_can_be_null(layer: SemanticLayer, marts) -> N
 def test_revenue_and_orders_by_country_and_currency(layer: SemanticLayer, marts) -> None:
     frame = layer.query(["revenue", "orders"], group_by=["event__country_code", "event__currency"], grain=None,
                         start=START, end=END, order_by=["-orders"])
-    for metric, expression in [("revenue", "sum(revenue)"), ("orders", "count(*)")]:
+    for metric, expression in [("revenue", "sum(reporting_revenue)"), ("orders", "count(*)")]:
         expected = sql_rows(marts, f"""
             select country_code, currency, coalesce({expression} filter (where event_name = 'Order Completed'), 0)
             from marts.fct_events where not is_bot group by all""")
@@ -248,14 +252,32 @@ def test_sessions_by_plan(layer: SemanticLayer, marts) -> None:
 
 
 def test_revenue_and_orders_per_day_and_currency(layer: SemanticLayer, marts) -> None:
-    """Order revenue by the currency it came in; days and currencies with events but no order count 0."""
-    frame = layer.query(["revenue", "orders"], group_by=["event__currency"], start=START, end=END)
-    for metric, expression in [("revenue", "sum(revenue)"), ("orders", "count(*)")]:
+    """Order revenue converted and as sent, by the currency it came in; days and currencies with events but no
+    order count 0."""
+    frame = layer.query(["revenue", "revenue_original_currency", "orders", "unconverted_orders"],
+                        group_by=["event__currency"], start=START, end=END)
+    for metric, expression in [("revenue", "sum(reporting_revenue)"), ("revenue_original_currency", "sum(revenue)"),
+                               ("orders", "count(*)"), ("unconverted_orders", "count(*) filter (is_currency_unknown)")]:
         expected = sql_rows(marts, f"""
             select event_date, currency, coalesce({expression} filter (where event_name = 'Order Completed'), 0)
             from marts.fct_events where not is_bot group by all""")
         assert_same(frame_rows(frame, metric), expected)
     assert set(frame["event__currency"].dropna()) == {"USD", "GBP", "INR", "JPY", "BRL"}
+
+
+def test_revenue_per_day_is_the_true_revenue_in_us_dollars(layer: SemanticLayer, golden_data_dir: Path) -> None:
+    """The generator's orders (truth/orders.parquet), converted in Python at the rate of their day: `revenue` per
+    day in US dollars (the default reporting currency) and `revenue_original_currency` per day and currency."""
+    days = [date.fromisoformat(START) + timedelta(days=n) for n in range(14)]
+    converted, original = {(day,): Decimal(0) for day in days}, defaultdict(Decimal)
+    for order in pq.read_table(golden_data_dir / "truth" / "orders.parquet").to_pylist():
+        if not order["is_bot"]:
+            converted[order["order_date"],] += order["revenue_usd_at_rate"]
+            original[order["order_date"], order["currency"]] += order["revenue"]
+    assert_same(frame_rows(layer.query("revenue", start=START, end=END), "revenue"), converted)
+    frame = layer.query("revenue_original_currency", group_by=["event__currency"], start=START, end=END)
+    assert_same({key: value for key, value in frame_rows(frame, "revenue_original_currency").items() if value},
+                original)
 
 
 def test_average_revenue_per_user_by_plan_per_week(layer: SemanticLayer, marts) -> None:

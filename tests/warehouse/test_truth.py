@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -108,3 +109,29 @@ def test_retention_equals_an_independent_computation(golden_warehouse: Path, tru
                           "from marts.fct_retention")}
     assert built == expected
     assert any(n >= 10 and kept for (grain, _, n), (_, kept) in built.items() if grain == "day")
+
+
+def test_orders_are_converted_to_the_reporting_currency_at_the_rate_of_their_day(golden_warehouse: Path,
+                                                                                 truth: Path):
+    """Each order's amount in US dollars (the default reporting currency) equals the generator's, computed in
+    Python from the same rates file (collector/generator/truth.py): the weekend order takes Friday's rate,
+    the others their own day's, and every day's converted revenue adds up to the truth."""
+    true_orders = {row["order_id"]: row for row in pq.read_table(truth / "orders.parquet").to_pylist()}
+    built = {order_id: row for order_id, *row in query(golden_warehouse, """
+        select properties ->> '$.order_id', event_date, currency, revenue, exchange_rate_date, reporting_revenue,
+               reporting_currency, is_currency_unknown
+        from marts.fct_events where event_name = 'Order Completed'""")}
+    assert built == {order_id: [order["order_date"], order["currency"], order["revenue"],
+                                order["exchange_rate_date"], order["revenue_usd_at_rate"], "USD", False]
+                     for order_id, order in true_orders.items()}
+    weekend = [order for order in true_orders.values() if order["order_date"].weekday() >= 5]
+    assert weekend and all(order["exchange_rate_date"] < order["order_date"] for order in weekend)
+    assert {order["currency"] for order in true_orders.values()} >= {"USD", "GBP", "INR", "JPY", "BRL"}
+
+    true_per_day = defaultdict(Decimal)
+    for order in true_orders.values():
+        if not order["is_bot"]:
+            true_per_day[order["order_date"]] += order["revenue_usd_at_rate"]
+    per_day = dict(query(golden_warehouse, "select activity_date, sum(revenue) from marts.fct_user_activity_daily "
+                                           "where revenue > 0 group by all"))
+    assert per_day == true_per_day

@@ -114,7 +114,8 @@ sessions as (
         count(*)                                                                  as events,
         count(*) filter (where event_type in ('page', 'screen'))                  as page_views,
         count(*) filter (where event_name = 'Order Completed')                    as purchases,
-        coalesce(sum(revenue) filter (where event_name = 'Order Completed'), 0)  as revenue,
+        coalesce(sum(reporting_revenue) filter (where event_name = 'Order Completed'), 0) as revenue,
+        count(*) filter (where event_name = 'Order Completed' and is_currency_unknown) as unconverted_purchases,
         -- the first and last event's values (nulls included) by their place in the window's order: plain
         -- aggregates, where first(x order by …) would sort each session's events once per column
         arg_min_null(coalesce(page_path, page_name), event_order)
@@ -142,6 +143,7 @@ select
     page_views,
     purchases,
     revenue,
+    unconverted_purchases,
     landing_page,
     exit_page,
     first_event.referrer_class,

@@ -12,6 +12,7 @@ select
     page_views,
     purchases,
     revenue,
+    unconverted_purchases,
     events = 1 and page_views = 1                                  as is_bounce,
     landing_page,
     exit_page,

@@ -1,6 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='event_date',
           on_schema_change='fail') }}
--- Events, orders and order revenue per event day and combination of the event dimensions the semantic
+-- Events, orders and order revenue (converted, and as sent) per event day and combination of the event dimensions the semantic
 -- layer slices by: what the event metrics read instead of every event (a day's events collapse to a few
 -- thousand combinations, and that number hardly grows with traffic).
 --
@@ -31,7 +31,10 @@ select
     is_bot,
     count(*)                                                                      as events,
     count(*) filter (where event_name = 'Order Completed')                       as orders,
-    coalesce(sum(revenue) filter (where event_name = 'Order Completed'), 0)     as order_revenue
+    coalesce(sum(reporting_revenue) filter (where event_name = 'Order Completed'), 0)   as order_revenue,
+    -- in the group's own currency (`currency` is a dimension): meaningful summed within one currency only
+    coalesce(sum(revenue) filter (where event_name = 'Order Completed'), 0)             as original_order_revenue,
+    count(*) filter (where event_name = 'Order Completed' and is_currency_unknown)     as unconverted_orders
 from events
 group by all
 -- clustered by day: a query over a range of days reads only the row groups of those days

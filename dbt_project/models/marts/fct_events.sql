@@ -29,7 +29,13 @@ select
     utm_term,
     utm_content,
     revenue,
-    currency,
+    event.currency,
+    -- converted at its event day's rate (int_exchange_rates_daily); a currency without one stays unconverted
+    {{ reporting_currency() }}                                                as reporting_currency,
+    rate.to_reporting_rate                                                    as exchange_rate,
+    rate.rate_date                                                            as exchange_rate_date,
+    round(revenue::double * rate.to_reporting_rate, 2)::decimal(18, 2)        as reporting_revenue,
+    revenue is not null and rate.to_reporting_rate is null                    as is_currency_unknown,
     properties,
     traits,
     md5(concat_ws('|', device_type, browser, os)) as device_key,
@@ -48,7 +54,10 @@ select
     is_offline_queued,
     is_clamped,
     clock_skew_ms
-from {{ ref('stg_events') }}
+from {{ ref('stg_events') }} as event
+-- an event without a currency is in US dollars (the Segment spec's default)
+left join {{ ref('int_exchange_rates_daily') }} as rate
+    on revenue is not null and rate.currency = coalesce(event.currency, 'USD') and rate.conversion_date = event_date
 {% if is_incremental() %}
 where event_id not in (select event_id from {{ this }})
 {% endif %}

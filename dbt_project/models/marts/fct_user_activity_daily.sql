@@ -6,7 +6,7 @@ with activity as (
         user_key,
         event_date                                                                 as activity_date,
         count(*)                                                                   as events,
-        coalesce(sum(revenue) filter (where event_name = 'Order Completed'), 0)   as revenue,
+        coalesce(sum(reporting_revenue) filter (where event_name = 'Order Completed'), 0)   as revenue,
         bool_or(is_identified)                                                     as is_identified
     from {{ ref('int_events_stitched') }}
     where not is_bot

@@ -1,0 +1,16 @@
+{# The reporting currency (var `reporting_currency`) as an SQL string literal, refused unless it is an ISO
+   4217-shaped code: it is spelled into SQL. #}
+{% macro reporting_currency() -%}
+    {%- set code = (var('reporting_currency') | string | trim | upper) -%}
+    {%- if code | length != 3 or not code.isalpha() -%}
+        {{ exceptions.raise_compiler_error("var reporting_currency = '" ~ var('reporting_currency')
+            ~ "' is not an ISO 4217 code: set ANALYTICS_REPORTING_CURRENCY to three letters, e.g. EUR") }}
+    {%- endif -%}
+    '{{ code }}'
+{%- endmacro %}
+
+{# Today's date in UTC: the last day the daily exchange rates are carried forward to (a macro so that unit
+   tests can fix it). #}
+{% macro utc_today() -%}
+    (get_current_timestamp() at time zone 'UTC')::date
+{%- endmacro %}
