@@ -38,7 +38,8 @@ def build_args(settings: Settings, arrival_day_from: str | None = None, arrival_
 
     A full refresh rebuilds every table from all of bronze, whatever days are given.
     """
-    variables: dict[str, object] = {"session_inactivity_minutes": settings.session_inactivity_minutes}
+    variables: dict[str, object] = {"session_inactivity_minutes": settings.session_inactivity_minutes,
+                                    "provisional_days": settings.provisional_days}
     if full_refresh:
         return ["build", "--full-refresh", "--vars", json.dumps(variables)]
     variables |= {"arrival_day_from": arrival_day_from, "arrival_day_to": arrival_day_to or arrival_day_from}
