@@ -303,8 +303,10 @@ from grid left join retained using (cohort_grain, cohort_start, period_number)
     for number, funnel in enumerate(funnels):
         name, steps = f"funnel_{number}", funnel["steps"]
         window = f"interval {int(funnel['conversion_window_days'])} days"
+        # `entry: each_in_range` (the default) enters a user on each day of a first step, `first_ever` once
+        entry_day = ", event_time::date" if funnel.get("entry", "each_in_range") == "each_in_range" else ""
         ctes.append(f"{name}_1 as (select user_key, min(event_time) as step_1_at from track_events "
-                    f"where event_name = '{steps[0]}' group by user_key)")
+                    f"where event_name = '{steps[0]}' group by user_key{entry_day})")
         for n, step in enumerate(steps[1:], start=2):
             ctes.append(
                 f"{name}_{n} as (select previous.*, (select min(later.event_time) from track_events as later "
@@ -325,9 +327,10 @@ from grid left join retained using (cohort_grain, cohort_start, period_number)
 create table funnels as
 with steps as ({steps_table})
 select steps.funnel_name, steps.step_number, steps.step_name,
-       count(*) filter (where progress.steps_completed >= steps.step_number) as entered,
+       count(distinct progress.user_key) filter (where progress.steps_completed >= steps.step_number) as entered,
        case when steps.step_number < steps.step_count
-            then count(*) filter (where progress.steps_completed >= steps.step_number + 1) end as converted
+            then count(distinct progress.user_key) filter (where progress.steps_completed >= steps.step_number + 1)
+       end as converted
 from steps join funnel_progress as progress using (funnel_name)
 group by steps.funnel_name, steps.step_number, steps.step_name, steps.step_count
 """

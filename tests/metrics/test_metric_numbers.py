@@ -319,7 +319,7 @@ def test_funnel_conversion_by_entry_week_and_device(layer: SemanticLayer, marts)
                         grain="week", start=START, end=END)
     expected = sql_rows(marts, """
         select date_trunc('week', entered_at), funnel_name, device_type,
-               count(*) filter (where steps_completed = len(step_times)) / count(*)
+               count(distinct user_key) filter (where steps_completed = len(step_times)) / count(distinct user_key)
         from marts.fct_funnel_progress group by all""")
     assert_same(frame_rows(frame, "funnel_conversion_rate"), expected)
 
