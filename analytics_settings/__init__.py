@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     spark_shuffle_partitions: int = 8
     dedup_window_days: int = Field(default=7, description="Days of earlier arrivals a messageId is deduplicated against.")
     max_lateness_days: int = Field(default=30, description="Older events (by corrected time) are quarantined.")
+    # 5: the generator's offline-queued sessions (like mobile SDKs' queues) arrive up to five days late,
+    # so a day still gains events until five arrival days after it.
+    provisional_days: int = Field(
+        default=5, ge=0, description="Event days this close to the latest loaded arrival day are provisional.")
     offline_queue_flag_seconds: int = Field(default=3600, description="sentAt − originalTimestamp above this: offline-queued.")
     bot_user_agent_patterns: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Extra bot patterns (regular expressions), separated by `;`."
@@ -102,6 +106,14 @@ class Settings(BaseSettings):
     pii_salt: SecretStr = Field(default=SecretStr(DEFAULT_SALT),
                                 description="Key of every salted hash (identifiers, visitor ids of access "
                                             "logs); set a secret of your own in production.")
+
+    @model_validator(mode="after")
+    def _provisional_within_lateness(self) -> Settings:
+        if self.provisional_days > self.max_lateness_days:
+            raise ValueError(
+                f"ANALYTICS_PROVISIONAL_DAYS={self.provisional_days} exceeds ANALYTICS_MAX_LATENESS_DAYS="
+                f"{self.max_lateness_days}: no event arrives later than that, so lower the provisional days")
+        return self
 
     @field_validator("bot_user_agent_patterns", mode="before")
     @classmethod

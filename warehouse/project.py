@@ -40,7 +40,8 @@ def build_args(settings: Settings, arrival_day_from: str | None = None, arrival_
     """
     variables: dict[str, object] = {"session_inactivity_minutes": settings.session_inactivity_minutes,
                                     "reporting_currency": settings.reporting_currency,
-                                    "exchange_rates_path": exchange_rates_path(settings)}
+                                    "exchange_rates_path": exchange_rates_path(settings),
+                                    "provisional_days": settings.provisional_days}
     if full_refresh:
         return ["build", "--full-refresh", "--vars", json.dumps(variables)]
     variables |= {"arrival_day_from": arrival_day_from, "arrival_day_to": arrival_day_to or arrival_day_from}

@@ -1,6 +1,6 @@
 -- Every completed step of a funnel happened at or after the step before it and before the end of the
 -- conversion window ([entered_at, entered_at + conversion_window_days)), and the steps after the first
--- missing one are missing too. Returns the offending users.
+-- missing one are missing too. Returns the offending entries.
 with windows as (
     {% for funnel in var('funnels') %}
     select '{{ funnel.name }}' as funnel_name, interval {{ funnel.conversion_window_days }} days as conversion_window
@@ -17,7 +17,8 @@ steps as (
         windows.conversion_window,
         step.step_number,
         step.step_at,
-        lag(step.step_at) over (partition by progress.funnel_name, progress.user_key order by step.step_number)
+        lag(step.step_at) over (partition by progress.funnel_name, progress.user_key, progress.entered_at
+                                order by step.step_number)
             as previous_step_at
     from {{ ref('fct_funnel_progress') }} as progress
     join windows using (funnel_name),

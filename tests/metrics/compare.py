@@ -42,6 +42,20 @@ def assert_same(got: dict[tuple, Any], expected: dict[tuple, Any]) -> None:
             assert got[key] == pytest.approx(float(value), rel=1e-9, abs=1e-9), key
 
 
+def day_cohort_retention(connection: duckdb.DuckDBPyConnection, cohort_day: datetime.date,
+                         complete_before: datetime.date) -> dict[tuple, Any]:
+    """``{(cohort_day, N): share of the cohort active N days later}`` from user activity (not fct_retention),
+    for the days before ``complete_before`` (the first provisional day)."""
+    return sql_rows(connection, f"""
+        with cohort as (select distinct user_key from marts.fct_user_activity_daily
+                        where is_active and first_seen_date = date '{cohort_day}')
+        select date '{cohort_day}', activity_date - date '{cohort_day}',
+               count(distinct user_key) / (select count(*) from cohort)
+        from marts.fct_user_activity_daily where is_active and user_key in (select user_key from cohort)
+          and activity_date < date '{complete_before}'
+        group by all""")
+
+
 def _metric_columns(frame: pd.DataFrame, metric: str) -> set[str]:
     # every column that is not a group-by: group-by columns are named <entity>__<dimension>
     return {column for column in frame.columns if "__" not in column} | {metric}

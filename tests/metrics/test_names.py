@@ -38,8 +38,10 @@ def test_a_dimension_of_another_metric_is_unknown_here(layer: SemanticLayer) -> 
 
 
 def test_only_dimensions_common_to_all_metrics(layer: SemanticLayer) -> None:
-    assert [dimension.name for dimension in layer.dimensions(["sessions", "active_users"])] == ["user__plan"]
-    with pytest.raises(UnknownDimensionError, match="valid dimensions: user__plan$"):
+    # every daily metric joins the calendar (calendar_day__is_provisional); sessions and users share the user
+    assert [dimension.name for dimension in layer.dimensions(["sessions", "active_users"])] == [
+        "calendar_day__is_provisional", "user__plan"]
+    with pytest.raises(UnknownDimensionError, match="valid dimensions: calendar_day__is_provisional, user__plan$"):
         layer.query(["sessions", "active_users"], group_by=["session__device_type"])
 
 

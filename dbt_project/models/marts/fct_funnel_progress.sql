@@ -1,6 +1,8 @@
--- One row per funnel and user who entered it (bots excluded): when they first did the first step, how many
--- steps they completed in order within the funnel's conversion window, and when each one happened; with
--- the dimensions of the session they entered in and their first-seen cohort. Funnels: var `funnels`.
+-- One row per funnel entry (bots excluded): when the user did the first step, how many steps they completed
+-- in order within the funnel's conversion window, and when each one happened; with the dimensions of the
+-- session they entered in and their first-seen cohort. Funnels: var `funnels`. A user enters once (their
+-- first ever first step, `entry: first_ever`) or on each day they do the first step (`each_in_range`, at
+-- that day's first one), so a date range counts the users who entered in it, as PostHog and Amplitude do.
 with track_events as (
     select user_key, event_name, event_time
     from {{ ref('int_events_stitched') }}
@@ -13,7 +15,7 @@ with track_events as (
     select user_key, min(event_time) as step_1_at
     from track_events
     where event_name = '{{ funnel.steps[0] }}'
-    group by user_key
+    group by user_key{{ ", event_time::date" if funnel_entry(funnel) == 'each_in_range' }}
 ),
 {% for step in funnel.steps[1:] %}
 {%- set n = loop.index + 1 %}

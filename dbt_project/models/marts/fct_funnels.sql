@@ -1,6 +1,6 @@
 -- Funnel steps per dimension value: users who entered each step (completed it after the steps before, in
--- order, within the window), how many went on to the next step, the drop-off, and the median time from
--- this step to the next. `dimension` = 'all' for the whole funnel, 'cohort_week' for first-seen cohorts,
+-- order, within the window, from any of their entries), how many went on to the next step, the drop-off,
+-- and the median time from this step to the next (over entries). `dimension` = 'all' for the whole funnel, 'cohort_week' for first-seen cohorts,
 -- or a dimension of the entry session (var `funnel_dimensions`).
 {%- set dimensions = ['cohort_week'] + var('funnel_dimensions') %}
 with progress as (
@@ -34,8 +34,10 @@ counted as (
         steps.step_number,
         steps.step_name,
         steps.step_count,
-        count(*) filter (where by_dimension.steps_completed >= steps.step_number)     as entered,
-        count(*) filter (where by_dimension.steps_completed >= steps.step_number + 1) as converted,
+        count(distinct by_dimension.user_key) filter (where by_dimension.steps_completed >= steps.step_number)
+                                                                                       as entered,
+        count(distinct by_dimension.user_key) filter (where by_dimension.steps_completed >= steps.step_number + 1)
+                                                                                       as converted,
         median(date_diff('millisecond', by_dimension.step_times[steps.step_number],
                          by_dimension.step_times[steps.step_number + 1]) / 1000.0)
             filter (where by_dimension.steps_completed >= steps.step_number + 1)      as median_seconds_to_convert

@@ -1,6 +1,8 @@
 -- Cohort retention (bots excluded). A cohort is the users first seen on a day (`cohort_grain` = day) or in
 -- an ISO week (week); period N counts the cohort's users active N days (weeks) after it, for every N up to
 -- the last day with data (no cap). Revenue retention: the cohort's revenue in period N over period 0's.
+-- A period is complete once its last day is not provisional (it can no longer gain late events); the
+-- retention metrics average complete periods only, so a young cohort does not look like it churned.
 {%- set grains = {'day': "activity_date", 'week': "date_trunc('week', activity_date)::date"} %}
 with activity as (
     select user_key, activity_date, first_seen_date, revenue
@@ -9,7 +11,8 @@ with activity as (
 ),
 
 last_day as (
-    select max(activity_date) as last_activity_date from activity
+    select max(activity_date) as last_activity_date, {{ first_provisional_day() }} as first_provisional_date
+    from activity
 ),
 
 {% for grain, truncate in grains.items() %}
@@ -45,7 +48,7 @@ retained as (
 ),
 
 grid as (
-    select cohorts.*, period_number, last_day.last_activity_date
+    select cohorts.*, period_number, last_day.first_provisional_date
     from cohorts, last_day,
          range(0, date_diff(cohorts.cohort_grain, cohorts.cohort_start, last_day.last_activity_date) + 1)
              as numbers(period_number)
@@ -57,9 +60,9 @@ select
     grid.period_number,
     case grid.cohort_grain when 'day' then grid.cohort_start + grid.period_number::integer
                            else grid.cohort_start + 7 * grid.period_number::integer end   as period_start,
-    case grid.cohort_grain when 'day' then true
-         else grid.cohort_start + 7 * grid.period_number::integer + 6 <= grid.last_activity_date
-    end                                                                                   as is_complete,
+    case grid.cohort_grain when 'day' then grid.cohort_start + grid.period_number::integer
+                           else grid.cohort_start + 7 * grid.period_number::integer + 6 end
+        < grid.first_provisional_date                                                     as is_complete,
     grid.cohort_users,
     coalesce(retained.retained_users, 0)                                                  as retained_users,
     coalesce(retained.retained_users, 0) / grid.cohort_users                              as retention_rate,

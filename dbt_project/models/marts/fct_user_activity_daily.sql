@@ -1,6 +1,7 @@
 -- User × day growth accounting (bots excluded): a row for every day a user was active, marked `new` (their
 -- first day), `returning` (also active the day before) or `resurrected` (back after a gap), and a
--- `churned` row on the first inactive day after a day of activity (up to the last day with data).
+-- `churned` row on the first inactive day after a day of activity (up to the last day with data), unless
+-- that day is provisional: late events may still show the user came back.
 with activity as (
     select
         user_key,
@@ -22,7 +23,8 @@ flagged as (
 ),
 
 last_day as (
-    select max(activity_date) as last_activity_date from activity
+    select max(activity_date) as last_activity_date, {{ first_provisional_day() }} as first_provisional_date
+    from activity
 )
 
 select
@@ -36,8 +38,9 @@ select
     true                                 as is_active,
     events,
     revenue,
-    is_identified
-from flagged
+    is_identified,
+    activity_date >= first_provisional_date   as is_provisional
+from flagged, last_day
 
 union all
 
@@ -50,10 +53,12 @@ select
     false,
     0,
     0,
-    is_identified
+    is_identified,
+    false
 from flagged, last_day
 where (next_active_date is null or next_active_date > activity_date + 1)
   and activity_date + 1 <= last_activity_date
+  and activity_date + 1 < first_provisional_date
 
 -- clustered by day: a query over a range of days reads only the row groups of those days
 order by activity_date, user_key
