@@ -3,6 +3,8 @@
 -- whole), and a row of another day whose id the run's days hold an earlier copy of (days compacted out of
 -- order: the first arrival wins). fct_events deletes them before it inserts the run's rows, and the models
 -- that keep rows across runs recompute what they touched. Empty on a full refresh and on the first build.
+-- Cost: a scan of fct_events' arrival days (its rows are stored in load order, so the zone maps skip most
+-- of it) and a join of the run's ids with the loaded ones, the scan fct_events' anti-join makes anyway.
 {% if replaces_loaded_rows() %}
 with loaded as (
     select event_id, event_type, event_time, event_date, received_at, received_date, user_id, anonymous_id,
