@@ -27,11 +27,16 @@ LAKE_SOURCES = {"bronze_events": dg.AssetKey(["bronze", "events"]),
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
-    """Models keyed by schema and name (`marts/fct_events`); the lake sources are the Spark assets."""
+    """Models keyed by schema and name (`marts/fct_events`); the lake sources are the Spark assets, and the
+    sources that read a model's table as the previous run left it (`previous_marts.fct_events`) are keyed
+    `previous_run/…`: keyed as the model itself they would make a cycle."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return LAKE_SOURCES[dbt_resource_props["name"]]
+            name = dbt_resource_props["name"]
+            if dbt_resource_props["source_name"] == "lake":
+                return LAKE_SOURCES[name]
+            return dg.AssetKey(["previous_run", dbt_resource_props["schema"], name])
         return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -1,27 +1,20 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='linked_id') }}
+{{ config(materialized='incremental', incremental_strategy='relink') }}
+-- depends_on: {{ ref('int_events_replaced') }}
 -- Which user each anonymous id (and each aliased user id) belongs to. An id is linked by an `identify`
 -- or any other call that carries both a userId and the anonymousId, and by an `alias` (previousId →
 -- userId). Conflict rule: an id belongs to the user of its *earliest* link by event time (ties: the lower
 -- event id), so a shared device stays with its first user and a later run never moves history around.
+--
+-- Incremental runs derive again, from every event of fct_events, the link of each id that the run's new
+-- rows or the rows it replaced link (`relinked_ids`): the earliest link wins whatever order the days come
+-- in, and a link whose event was replaced is derived from what is loaded now (or dropped: strategy
+-- `relink` in macros/).
 with candidate_links as (
-    select anonymous_id as linked_id, user_id, event_time as linked_at, event_id, event_type as linked_by
-    from {{ ref('stg_events') }}
-    where anonymous_id is not null and user_id is not null and anonymous_id <> user_id
-
-    union all
-
-    select previous_id, user_id, event_time, event_id, 'alias'
-    from {{ ref('stg_events') }}
-    where event_type = 'alias' and previous_id is not null and user_id is not null and previous_id <> user_id
-
     {% if is_incremental() %}
-    union all
-    -- the links already known for these ids compete with the new ones
-    select linked_id, user_id, linked_at, event_id, linked_by
-    from {{ this }}
-    where linked_id in (select anonymous_id from {{ ref('stg_events') }} where user_id is not null
-                        union all
-                        select previous_id from {{ ref('stg_events') }} where event_type = 'alias')
+    select * from ({{ identity_links(ref('fct_events')) }})
+    where linked_id in ({{ relinked_ids() }})
+    {% else %}
+    {{ identity_links(ref('fct_events')) }}
     {% endif %}
 ),
 
@@ -37,15 +30,19 @@ winners as (
     group by linked_id
 )
 
-select
-    winners.*,
-    -- the user a late, earlier link took this id from (int_sessions rebuilds both users' sessions)
-    {% if is_incremental() %}
-    case when known.user_id <> winners.user_id then known.user_id end as moved_from_user_id
-    {% else %}
-    null::varchar as moved_from_user_id
-    {% endif %}
-from winners
 {% if is_incremental() %}
-left join {{ this }} as known on known.linked_id = winners.linked_id
+select
+    relinked.linked_id,
+    winners.user_id,  -- null: the id lost every link (the strategy drops it)
+    winners.linked_at,
+    winners.event_id,
+    winners.linked_by,
+    -- the user the id belonged to before, when it now belongs to another one (int_sessions rebuilds both)
+    case when known.user_id <> winners.user_id then known.user_id end as moved_from_user_id
+from ({{ relinked_ids() }}) as relinked
+left join winners on winners.linked_id = relinked.linked_id
+left join {{ this }} as known on known.linked_id = relinked.linked_id
+{% else %}
+select winners.*, null::varchar as moved_from_user_id
+from winners
 {% endif %}

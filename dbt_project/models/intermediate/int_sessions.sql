@@ -1,17 +1,20 @@
 {{ config(materialized='incremental', incremental_strategy='recompute_sessions', on_schema_change='fail') }}
 -- depends_on: {{ ref('stg_events') }}, {{ ref('int_identities') }}, {{ ref('int_identity_links') }}
+-- depends_on: {{ ref('int_events_replaced') }}, {{ ref('fct_events') }}
 {%- set gap = "interval " ~ var('session_inactivity_minutes') ~ " minutes" -%}
 {%- set max_session_ms = var('session_max_hours') * 3600000 -%}
 -- Sessions: a user's events (all devices, after stitching) with less than `session_inactivity_minutes`
 -- between consecutive ones form an activity run; a run longer than `session_max_hours` is cut into slices
 -- of that length from its first event. A session crossing midnight stays one session.
 --
--- Incremental runs recompute only the users whose events arrived in this run, from the start of the
--- earliest activity run a new event could join (a run ending less than the inactivity gap before the first
--- new event), so a session is never split between runs and the result equals a full refresh. Users whose
--- anonymous ids were linked since are recomputed entirely (their earlier sessions were filed under the
--- anonymous id), and so are both users of an id that a late, earlier link moved from one to the other.
--- See the `recompute_sessions` strategy in macros/.
+-- Incremental runs recompute only the users whose events arrived in this run or were replaced by it (the
+-- users the replaced rows were stitched to: a re-compacted day may have hashed their ids or dropped their
+-- events), from the start of the earliest activity run a new or replaced event could join (a run ending
+-- less than the inactivity gap before it), so a session is never split between runs and the result equals
+-- a full refresh. Users whose anonymous ids were linked since are recomputed entirely (their earlier
+-- sessions were filed under the anonymous id), and so are both users of an id that an earlier link moved
+-- from one to the other, and an id that lost every link with the user it belonged to. See the
+-- `recompute_sessions` strategy in macros/.
 -- `events` is read twice by an incremental run: not materialized, or DuckDB would copy every stitched event whole
 with events as not materialized (
     select * from {{ ref('int_events_stitched') }}
@@ -20,8 +23,12 @@ with events as not materialized (
 {% if is_incremental() %}
 touched as (
     select user_key, min(event_time) as first_new_event_at
-    from events
-    where event_id in (select event_id from {{ ref('stg_events') }})
+    from (
+        select user_key, event_time from events where event_id in (select event_id from {{ ref('stg_events') }})
+        union all
+        -- the users the replaced rows belonged to lose or change those events
+        select user_key, event_time from {{ ref('int_events_replaced') }}
+    )
     group by user_key
 ),
 
@@ -33,18 +40,32 @@ merged as (
     group by identity.user_key
 ),
 
+unlinked as (
+    -- ids that lost every link in this run (the events that linked them were replaced): their events leave
+    -- the user the replaced rows were stitched to and go back to the id itself
+    select lost.linked_id, replaced.user_key
+    from {{ ref('int_events_replaced') }} as replaced
+    join ({{ identity_links(ref('int_events_replaced')) }}) as lost on lost.event_id = replaced.event_id
+    where lost.linked_id not in (select linked_id from {{ ref('int_identity_links') }})
+),
+
 moved as (
-    -- a late link that happened before the known one moved an id to another user: both users' sessions
-    -- are rebuilt whole (the id's events leave the first and join the second)
+    -- the link derived again for an id names another user (a late, earlier link; a replaced row that
+    -- linked it), or the id lost every link: both users' sessions are rebuilt whole (the id's events leave
+    -- the first and join the second)
     select identity.user_key
     from {{ ref('int_identity_links') }} as link
     join {{ ref('int_identities') }} as identity on identity.linked_id = link.linked_id
-    where link.moved_from_user_id is not null and link.event_id in (select event_id from {{ ref('stg_events') }})
+    where link.moved_from_user_id is not null and link.linked_id in ({{ relinked_ids() }})
     union
     select coalesce(previous_owner.user_key, link.moved_from_user_id)
     from {{ ref('int_identity_links') }} as link
     left join {{ ref('int_identities') }} as previous_owner on previous_owner.linked_id = link.moved_from_user_id
-    where link.moved_from_user_id is not null and link.event_id in (select event_id from {{ ref('stg_events') }})
+    where link.moved_from_user_id is not null and link.linked_id in ({{ relinked_ids() }})
+    union
+    select user_key from unlinked
+    union
+    select linked_id from unlinked
 ),
 
 rebuilt as (
@@ -160,3 +181,10 @@ select
     recomputed_from,
     merged_keys
 from sessions
+{% if is_incremental() %}
+union all by name
+-- a recomputed user left with no event carries only the scope the strategy deletes
+select user_key, recomputed_from, merged_keys
+from recompute
+where user_key not in (select user_key from sessions)
+{% endif %}

@@ -1,18 +1,18 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='event_date',
-          on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
+          pre_hook="{% if is_incremental() %}delete from {{ this }}
+                    where event_date in ({{ recounted_event_days() }}){% endif %}") }}
+-- depends_on: {{ ref('int_events_replaced') }}
 -- Events, orders and order revenue (converted, and as sent) per event day and combination of the event dimensions the semantic
 -- layer slices by: what the event metrics read instead of every event (a day's events collapse to a few
 -- thousand combinations, and that number hardly grows with traffic).
 --
--- Incremental: each run recomputes whole event days, every day its arrival days appended events to
--- (late events included, however old their day), from all of that day's events in fct_events. fct_events
--- only ever appends, so a recomputed day equals the full refresh's.
+-- Incremental: each run counts whole event days again (the pre-hook deletes them first): every day its
+-- arrival days' events fall on (late events included, however old their day) and every day of the rows
+-- it replaced (a day may have lost every event), from all of that day's events in fct_events.
 with events as (
     select * from {{ ref('fct_events') }}
     {% if is_incremental() %}
-    where event_date in (
-        select distinct event_date from {{ ref('fct_events') }} where {{ in_arrival_days('received_date') }}
-    )
+    where event_date in ({{ recounted_event_days() }})
     {% endif %}
 )
 

@@ -1,6 +1,11 @@
-{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
--- One row per event. Each run appends its arrival days' events whose id is not loaded yet, so re-running a
--- day adds nothing and an event that arrived twice is kept once (first arrival wins).
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
+          pre_hook="{% if is_incremental() %}delete from {{ this }}
+                    where event_id in (select event_id from {{ ref('int_events_replaced') }}
+                                       where invocation_id = '{{ invocation_id }}'){% endif %}") }}
+-- depends_on: {{ ref('int_events_replaced') }}
+-- One row per event. Each run replaces its arrival days' rows (the pre-hook deletes int_events_replaced)
+-- with their events as bronze now holds them, so a day compacted again reaches the marts; an event that
+-- arrived twice is kept once (first arrival wins: a copy still loaded from another day arrived earlier).
 select
     event_id,
     event_type,

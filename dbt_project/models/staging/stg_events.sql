@@ -1,7 +1,7 @@
 -- Bronze events of this run's arrival days, renamed and typed, one row per event id. Bronze already keeps
 -- one row per messageId within an arrival day and against the days before it; a messageId can still sit
 -- in two arrival-day folders when days were compacted out of order, so keep its first arrival here
--- (fct_events drops the ids an earlier run already loaded). Only the repeated ids are ranked: ranking every
+-- (fct_events keeps a copy another day's run loaded when it arrived earlier, and replaces it otherwise). Only the repeated ids are ranked: ranking every
 -- event would sort the whole of bronze, wide rows and all, on every read of this view.
 with bronze as not materialized (  -- read three times, by column: never copied whole
     select * from {{ source('lake', 'bronze_events') }}
