@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(
         default="2GB", description="DuckDB's memory cap for dbt builds and quality checks (it spills past it).")
     duckdb_threads: int = Field(default=2, description="DuckDB threads for dbt builds and quality checks.")
+    warehouse_lock_timeout_seconds: float = Field(
+        default=1800.0, description="How long a build or lake commit waits for the warehouse lock before failing.")
     session_inactivity_minutes: int = Field(default=30, description="Inactivity that ends a session.")
     landing_max_silence_minutes: int = Field(
         default=60, description="Longer without a newly sealed landing file fails the landing freshness check.")

@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from analytics_settings import Settings
+from warehouse.lock import under_warehouse_lock
 from warehouse.project import build_args, run_dbt
 
 
@@ -48,6 +49,7 @@ def build_and_publish(settings: Settings, arrival_day_from: str | None = None, a
 
 
 @contextmanager
+@under_warehouse_lock("build and publish the warehouse")  # a second builder waits; no lake commit meanwhile
 def building(settings: Settings) -> Iterator[BuildCopy]:
     """Yield a fresh build copy; publish it when the block ends without an exception."""
     build = prepare_build_copy(settings)
