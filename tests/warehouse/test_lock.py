@@ -8,50 +8,31 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
 from analytics_settings import load_settings
+from tests.conftest import start_lock_holder
 from warehouse.lock import WarehouseLockTimeout, lock_path, warehouse_lock
 from warehouse.publish import building
-
-HOLDER = textwrap.dedent("""
-    import sys, time
-    from analytics_settings import load_settings
-    from warehouse.lock import warehouse_lock
-    with warehouse_lock(load_settings(), "hold it for a test"):
-        print("held", flush=True)
-        time.sleep(float(sys.argv[1]))
-""")
-
-
-def _start_holder(tmp_path: Path, seconds: float) -> subprocess.Popen:
-    script = tmp_path / "holder.py"
-    script.write_text(HOLDER)
-    holder = subprocess.Popen([sys.executable, str(script), str(seconds)], stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "ANALYTICS_DATA_DIR": str(tmp_path)})
-    assert holder.stdout.readline() == "held\n"
-    return holder
 
 
 def test_a_second_builder_fails_naming_the_holder_and_a_killed_holder_is_recovered(tmp_path: Path):
     settings = load_settings(data_dir=tmp_path, warehouse_lock_timeout_seconds=0.5)
-    holder = _start_holder(tmp_path, 600)
+    holder = start_lock_holder(tmp_path, 600)
     try:
         written = json.loads(lock_path(settings).read_text())
         assert (written["pid"], written["purpose"]) == (holder.pid, "hold it for a test")
         started = time.monotonic()
-        with pytest.raises(WarehouseLockTimeout) as refused:
-            with building(settings):
-                pytest.fail("built while another process held the lock")
+        with pytest.raises(WarehouseLockTimeout) as refused, building(settings):
+            pytest.fail("built while another process held the lock")
         assert time.monotonic() - started >= 0.5
         message = str(refused.value)
         assert message.startswith(f"cannot build and publish the warehouse: the warehouse lock {lock_path(settings)} "
                                   f"is held by pid {holder.pid} on ")
-        assert "(hold it for a test: `" in message and "holder.py 600`" in message
+        assert "(hold it for a test: `" in message and "lock_holder.py 600`" in message
         assert "ANALYTICS_WAREHOUSE_LOCK_TIMEOUT_SECONDS" in message
         assert not settings.build_warehouse.exists()  # it never started a build copy
     finally:
@@ -70,7 +51,7 @@ def test_a_second_builder_fails_naming_the_holder_and_a_killed_holder_is_recover
 
 def test_a_second_builder_waits_for_the_holder_within_the_timeout(tmp_path: Path):
     settings = load_settings(data_dir=tmp_path, warehouse_lock_timeout_seconds=60)
-    holder = _start_holder(tmp_path, 1.5)
+    holder = start_lock_holder(tmp_path, 1.5)
     started = time.monotonic()
     with warehouse_lock(settings, "build") as holding:
         waited = time.monotonic() - started
@@ -79,9 +60,10 @@ def test_a_second_builder_waits_for_the_holder_within_the_timeout(tmp_path: Path
 
 
 def test_warehouse_build_command_names_the_holder(tmp_path: Path):
-    holder = _start_holder(tmp_path, 600)
+    holder = start_lock_holder(tmp_path, 600)
     try:
-        build = subprocess.run([sys.executable, "-m", "warehouse", "build"], capture_output=True, text=True,
+        build = subprocess.run([sys.executable, "-m", "warehouse", "build"], check=False, capture_output=True,
+                               text=True,
                                env={**os.environ, "ANALYTICS_DATA_DIR": str(tmp_path),
                                     "ANALYTICS_WAREHOUSE_LOCK_TIMEOUT_SECONDS": "0.3"}, timeout=120)
     finally:
