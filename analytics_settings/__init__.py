@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(
         default="2GB", description="DuckDB's memory cap for dbt builds and quality checks (it spills past it).")
     duckdb_threads: int = Field(default=2, description="DuckDB threads for dbt builds and quality checks.")
+    warehouse_lock_timeout_seconds: float = Field(
+        default=1800.0, description="How long a build or lake commit waits for the warehouse lock before failing.")
     session_inactivity_minutes: int = Field(default=30, description="Inactivity that ends a session.")
     reporting_currency: str = Field(
         default="USD", description="ISO 4217 code every revenue metric is converted to, at the rate of the order's day.")

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from analytics_settings import Settings
-from collector.landing import sealed_files
 from data_quality.lake import connection, glob, lake_uri
+from lake import LakeReader
 
 DAILY_RUN_GRACE = timedelta(hours=3)
 BEHIND_AT_MOST = timedelta(days=1)
@@ -56,9 +56,10 @@ class Freshness:
 def landing_freshness(settings: Settings, now: datetime | None = None) -> Freshness:
     """The landing zone receives data: a landing file was sealed in the last ANALYTICS_LANDING_MAX_SILENCE_MINUTES."""
     now = now or datetime.now(UTC)
-    files = sealed_files(settings.lake_path / "landing")
-    newest = max((path.stat().st_mtime for path in files), default=None)
-    sealed = None if newest is None else datetime.fromtimestamp(newest, UTC)
+    # a file's modification time is when it was sealed (renamed): the newest says when data last arrived
+    files = [info for day in LakeReader.open(settings.lake_root).sealed_landing_files().values() for info in day]
+    newest = max((info.mtime for info in files), default=None)
+    sealed = None if newest is None else newest.astimezone(UTC)
     detail = f"newest sealed landing file at {sealed:%Y-%m-%d %H:%M:%S} UTC" if sealed else "no sealed landing file"
     return Freshness("landing/events", sealed, now, timedelta(minutes=settings.landing_max_silence_minutes), detail)
 

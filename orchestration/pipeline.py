@@ -2,8 +2,9 @@
 
     python -m orchestration.pipeline [--full-refresh]
 
-Finds the arrival days that have sealed landing files and no successful run of the daily chain since their
-newest file was sealed, and runs the chain (Spark compaction, gold rollup, dbt build and publish) for the
+Finds the arrival days that are not up to date: a sealed landing file their last compaction did not read
+(the compaction records it, ``lake.compaction_record``), or no successful run of the daily chain since that
+compaction; and runs the chain (Spark compaction, gold rollup, dbt build and publish) for the
 range from the first to the last of them in one run, recorded in `make up`'s Dagster instance so it shows
 in the UI. Days in between that were already up to date are run again, which is harmless: every step is
 idempotent. ``--full-refresh`` also rebuilds every warehouse table from all of bronze.
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from analytics_settings import load_settings
-from collector.landing import sealed_files
+from lake import LakeReader
 from orchestration.daily import daily_job
 from orchestration.definitions import defs
 from orchestration.lake.assets import arrival_days
@@ -36,31 +37,37 @@ class PipelineResult:
 
 
 def stale_days(instance: dg.DagsterInstance) -> list[str]:
-    """Arrival days with sealed landing files newer than the start of their last successful chain run."""
+    """Arrival days with a sealed landing file their last compaction did not read, or compacted after the end of
+    their last successful chain run (a run whose compaction committed and whose dbt build then failed).
+
+    By file name, not modification time: a file sealed after a run listed its day is read by the next run,
+    whatever time its writer gave it.
+    """
     settings = load_settings()
     partitions = arrival_days(settings.pipeline_start_date)
-    newest_file: dict[str, float] = {}
-    for path in sealed_files(settings.lake_path / "landing"):
-        day = path.parent.parent.name.removeprefix("received_date=")
-        newest_file[day] = max(newest_file.get(day, 0.0), path.stat().st_mtime)
-    last_success = _last_successful_run_start(instance)
-    return sorted(day for day, sealed_at in newest_file.items()
-                  if partitions.has_partition_key(day) and last_success.get(day, 0.0) < sealed_at)
+    lake = LakeReader.open(settings.lake_root)
+    records = lake.compaction_records()
+    last_success = _last_successful_run_end(instance)
+    landed = set(lake.sealed_landing_files())
+    stale = set(lake.unprocessed_landing_files()) | {
+        day for day in landed & set(records)
+        if last_success.get(day, 0.0) < records[day].compacted_at.timestamp()}
+    return sorted(day for day in stale if partitions.has_partition_key(day))
 
 
-def _last_successful_run_start(instance: dg.DagsterInstance) -> dict[str, float]:
-    started: dict[str, float] = {}
+def _last_successful_run_end(instance: dg.DagsterInstance) -> dict[str, float]:
+    ended: dict[str, float] = {}
     for record in instance.get_run_records(dg.RunsFilter(job_name=daily_job.name,
                                                          statuses=[dg.DagsterRunStatus.SUCCESS])):
         tags = record.dagster_run.tags
         first = tags.get(RANGE_START, tags.get("dagster/partition"))
         last = tags.get(RANGE_END, first)
-        if first is None or record.start_time is None:
+        if first is None or record.end_time is None:
             continue
         for day in arrival_days(load_settings().pipeline_start_date).get_partition_keys_in_range(
                 dg.PartitionKeyRange(first, last)):
-            started[day] = max(started.get(day, 0.0), record.start_time)
-    return started
+            ended[day] = max(ended.get(day, 0.0), record.end_time)
+    return ended
 
 
 def run_pipeline(instance: dg.DagsterInstance, full_refresh: bool = False) -> PipelineResult:

@@ -20,10 +20,10 @@ import dagster as dg
 from pydantic import Field
 
 from analytics_settings import Settings, load_settings
-from collector.landing import summarize
 from data_quality import SUITES, SuiteInfo, SuiteResult, build_data_docs, validate_days
 from data_quality.acceptances import accept
 from data_quality.freshness import FRESHNESS
+from lake import LakeReader
 
 QUALITY_CHECK = "quality"
 FRESHNESS_CHECK = "freshness"
@@ -70,9 +70,9 @@ def _run_days(context: dg.AssetCheckExecutionContext, settings: Settings) -> lis
     landed."""
     if context.has_partition_key or context.has_partition_key_range:
         return context.partition_keys
-    landed = summarize(settings.lake_path / "landing").files_by_day
+    landed = LakeReader.open(settings.lake_root).sealed_landing_files()
     if not landed:
-        raise dg.Failure(f"no partition given and nothing landed under {settings.lake_path / 'landing'}: "
+        raise dg.Failure(f"no partition given and nothing landed under {settings.lake_root}: "
                          "run the check with a partition (an arrival day)")
     return [max(landed)]
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 from pyspark import StorageLevel
@@ -32,11 +33,13 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, StringType, StructField, StructType
 
 from analytics_settings import Settings, load_settings
+from lake import BRONZE_EVENTS, LANDING, compaction_record, landing_name
 from spark_jobs import enrich
 from spark_jobs.job_cli import add_report_option, emit_report, utc_day
 from spark_jobs.lake_fs import LakeFileSystem
 from spark_jobs.schema import LANDING_SCHEMA, PROPERTIES_SCHEMA
 from spark_jobs.session import run_job
+from warehouse.lock import warehouse_lock
 
 MAX_CLOCK_AHEAD = "INTERVAL 23 HOURS"  # DESIGN: no event time more than 23 h after receivedAt
 SHUFFLE_PARTITION_BYTES = 128 * 1024 * 1024
@@ -433,16 +436,19 @@ def compact_arrival_days(spark: SparkSession, received_dates: list[str], setting
     lake = LakeFileSystem(spark, settings.lake_root)
     lake.delete_crashed_staging("compact", days)
     reports = {day: CompactionReport(day) for day in days}
-    bronze_root = lake.uri("bronze", "events")
-    for event_date_dir in lake.list_dirs(bronze_root):
-        lake.repair_replacements(f"{bronze_root}/{event_date_dir}")
-    landing = {day: lake.glob_files(lake.uri("landing", f"received_date={day}", "hour=*", "*.ndjson")) for day in days}
+    bronze_root = lake.uri(*BRONZE_EVENTS)
+    interrupted = [f"{bronze_root}/{folder}" for folder in lake.list_dirs(bronze_root)
+                   if lake.interrupted_replacements(f"{bronze_root}/{folder}")]
+    if interrupted:  # a crash mid-commit; finishing it changes what readers see, so under the lock
+        with warehouse_lock(settings, "repair interrupted bronze replacements"):
+            for parent in interrupted:
+                lake.repair_replacements(parent)
+    landing = {day: lake.glob_files(lake.uri(LANDING, f"received_date={day}", "hour=*", "*.ndjson")) for day in days}
     for day, report in reports.items():
         report.landing_files = len(landing[day])
     landed = [day for day in days if landing[day]]
     if not landed:  # nothing arrived: the days have no bronze (the commit below does this for a range)
-        for day in days:
-            _replace_arrival_day(lake, bronze_root, day, {})
+        _commit(lake, settings, reports, landing, {})
         return list(reports.values())
 
     # shuffle partitions sized to the days (~128 MB each), so a big range never makes huge tasks
@@ -478,10 +484,7 @@ def compact_arrival_days(spark: SparkSession, received_dates: list[str], setting
             copies.where(F.col("status") == "ok").drop("status").coalesce(1))  # the few kept copies: one file
         written = _write_bronze(lake, enrich_rows(accepted, lookups, settings), f"{staging}/bronze")
         _count_written(spark, f"{staging}/bronze", written, reports)
-        for day, report in reports.items():  # a day without landing files loses its bronze
-            report.bytes_written = _replace_arrival_day(lake, bronze_root, day, written.get(day, {}))
-            report.event_dates = sorted(written.get(day, {}))
-            report.bronze_paths = [f"{bronze_root}/event_date={d}/received_date={day}" for d in report.event_dates]
+        _commit(lake, settings, reports, landing, written)
         lake.delete(staging)
     finally:
         for frame in caches:
@@ -572,6 +575,30 @@ def _write_quarantine(lake: LakeFileSystem, parsed: DataFrame, staging: str) -> 
      .write.partitionBy("arrival_day").json(staging))
     return {folder.removeprefix("arrival_day="): f"{staging}/{folder}"
             for folder in lake.list_dirs(staging) if folder.startswith("arrival_day=")}
+
+
+def _commit(lake: LakeFileSystem, settings: Settings, reports: dict[str, CompactionReport],
+            landing: dict[str, list[tuple[str, int]]], written: dict[str, dict[str, str]]) -> None:
+    """Replace each day's bronze folders with the staged ones (a day without landing files loses its bronze), then
+    record the landing files the day's compaction read (``lake.compaction_record``), under the warehouse lock.
+
+    What a reader sees: one that holds the warehouse lock (every dbt build does, see ``warehouse.lock``) sees
+    every day of this run wholly old or wholly new, since the whole commit holds it. One that does not (an
+    ad-hoc query, a quality check of bronze) may see, while the commit runs, some event-day folders of a day
+    new and others old, and a folder missing for the instant between ``replace_folder``'s rename aside and
+    rename in (two metadata operations on a local disk or HDFS; on object storage a rename is a copy, so
+    seconds); never a partly written folder. The record follows the bronze, so a crash in between leaves the
+    day looking unprocessed, and it is compacted again (idempotent), never skipped.
+    """
+    bronze_root = lake.uri(*BRONZE_EVENTS)
+    with warehouse_lock(settings, f"commit the bronze of arrival days {', '.join(reports)}"):
+        for day, report in reports.items():
+            report.bytes_written = _replace_arrival_day(lake, bronze_root, day, written.get(day, {}))
+            report.event_dates = sorted(written.get(day, {}))
+            report.bronze_paths = [f"{bronze_root}/event_date={d}/received_date={day}" for d in report.event_dates]
+            lake.write_text(lake.uri(*compaction_record(day)), json.dumps({
+                "landing_files": [landing_name(path) for path, _ in landing[day]],
+                "compacted_at": datetime.now(UTC).isoformat()}, indent=1))
 
 
 def _replace_arrival_day(lake: LakeFileSystem, bronze_root: str, received_date: str, written: dict[str, str]) -> int:

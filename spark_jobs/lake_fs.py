@@ -52,6 +52,19 @@ class LakeFileSystem:
         self._fs.mkdirs(self._Path(uri))
         return uri
 
+    def write_text(self, uri: str, text: str) -> None:
+        """Write a small file: staged next to ``uri``, then renamed in (after deleting the old one, as Hadoop renames
+        never overwrite): a reader sees the old text, no file, or the new text, never a partial one."""
+        staged = f"{uri}.{uuid.uuid4().hex[:8]}.tmp"
+        stream = self._fs.create(self._Path(staged), True)
+        try:
+            stream.write(bytearray(text.encode()))
+        finally:
+            stream.close()
+        if self.exists(uri):
+            self.delete(uri)
+        self.rename(staged, uri)
+
     def delete(self, uri: str) -> None:
         self._fs.delete(self._Path(uri), True)
 
@@ -91,15 +104,18 @@ class LakeFileSystem:
             self.delete(aside)
         return sum(size for name, size in files if not name.startswith((".", "_")))
 
+    def interrupted_replacements(self, parent: str) -> list[str]:
+        """The folders a crash left moved aside under ``parent`` (named ``X.replaced-…``)."""
+        return [name for name in self.list_dirs(parent) if ".replaced-" in name]
+
     def repair_replacements(self, parent: str) -> None:
-        """Finish replacements a crash interrupted under ``parent`` (folders named ``X.replaced-…``)."""
-        for name in self.list_dirs(parent):
-            if ".replaced-" in name:
-                target = f"{parent}/{name.split('.replaced-')[0]}"
-                if self.exists(target):
-                    self.delete(f"{parent}/{name}")
-                else:
-                    self.rename(f"{parent}/{name}", target)
+        """Finish replacements a crash interrupted under ``parent``."""
+        for name in self.interrupted_replacements(parent):
+            target = f"{parent}/{name.split('.replaced-')[0]}"
+            if self.exists(target):
+                self.delete(f"{parent}/{name}")
+            else:
+                self.rename(f"{parent}/{name}", target)
 
 
 def _stable_name(index: int, spark_name: str) -> str:

@@ -23,6 +23,7 @@ from analytics_settings import Settings, load_settings
 from spark_jobs.job_cli import add_report_option, emit_report, utc_day
 from spark_jobs.lake_fs import LakeFileSystem
 from spark_jobs.session import run_job
+from warehouse.lock import warehouse_lock
 
 ROLLUP = "daily_event_rollup"
 
@@ -67,14 +68,16 @@ def rollup_days(spark: SparkSession, event_dates: list[str], settings: Settings)
     totals = {day: (int(rows), int(events or 0)) for day, rows, events in (
         spark.read.parquet(staging).groupBy(F.col("event_date").cast("string")).agg(F.count("*"), F.sum("events"))
         .collect() if lake.list_dirs(staging) else [])}
-    for day in report.event_dates:
-        target = lake.uri("gold", ROLLUP, f"event_date={day}")
-        report.rows[day], report.events[day] = totals.get(day, (0, 0))
-        if day in totals:
-            lake.replace_folder(f"{staging}/event_date={day}", target)
-            report.paths.append(target)
-        elif lake.exists(target):
-            lake.delete(target)
+    # under the warehouse lock, so a dbt build reads each day's rollup wholly old or wholly new
+    with warehouse_lock(settings, f"commit the gold rollups of event days {', '.join(report.event_dates)}"):
+        for day in report.event_dates:
+            target = lake.uri("gold", ROLLUP, f"event_date={day}")
+            report.rows[day], report.events[day] = totals.get(day, (0, 0))
+            if day in totals:
+                lake.replace_folder(f"{staging}/event_date={day}", target)
+                report.paths.append(target)
+            elif lake.exists(target):
+                lake.delete(target)
     lake.delete(staging)
     return report
 

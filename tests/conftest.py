@@ -4,8 +4,11 @@ warehouse built by real dbt runs."""
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,3 +121,23 @@ def static_site(root: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+LOCK_HOLDER = """
+import sys, time
+from analytics_settings import load_settings
+from warehouse.lock import warehouse_lock
+with warehouse_lock(load_settings(), "hold it for a test"):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[1]))
+"""
+
+
+def start_lock_holder(data_dir: Path, seconds: float) -> subprocess.Popen:
+    """Another process holding the warehouse lock of ``data_dir`` for ``seconds`` (it holds it on return)."""
+    script = data_dir / "lock_holder.py"
+    script.write_text(LOCK_HOLDER)
+    holder = subprocess.Popen([sys.executable, str(script), str(seconds)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "ANALYTICS_DATA_DIR": str(data_dir)})
+    assert holder.stdout.readline() == "held\n"
+    return holder

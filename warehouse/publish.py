@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from analytics_settings import Settings
+from warehouse.lock import under_warehouse_lock
 from warehouse.project import build_args, run_dbt
 
 
@@ -51,6 +52,7 @@ def build_and_publish(settings: Settings, arrival_day_from: str | None = None, a
 
 
 @contextmanager
+@under_warehouse_lock("build and publish the warehouse")  # a second builder waits; no lake commit meanwhile
 def building(settings: Settings, quality_day: str | None = None) -> Iterator[BuildCopy]:
     """Yield a fresh build copy; when the block ends without an exception, run the warehouse's quality suites
     on it (on ``quality_day``, the build's newest day when None) and publish it unless one blocks."""

@@ -9,12 +9,11 @@ metadata. They are built by :func:`build_lake_assets` because their partitions s
 # does not resolve the string "dg.AssetExecutionContext".
 
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
-import pyarrow.fs as pafs
 
 from analytics_settings import load_settings
+from lake import BRONZE_EVENTS, GOLD_ROLLUP, LakeReader
 from orchestration.collect.assets import landing_events
 from orchestration.lake.resources import SparkJobRunner
 
@@ -114,22 +113,10 @@ def build_lake_assets(partitions_def: dg.DailyPartitionsDefinition) -> list[dg.A
 def event_dates_to_roll_up(lake_root: str, received_date: str) -> list[str]:
     """The event days whose bronze has a ``received_date=…`` folder for this arrival day, plus gold days
     left without any bronze (a re-run moved their events away), so their stale rollups are removed.
-
-    Lists the lake with pyarrow, which reads a local folder, s3://, gs://, abfs:// and hdfs:// (the
-    Hadoop spelling s3a:// is read as s3://).
-    """
-    if "://" not in lake_root:
-        lake_root = str(Path(lake_root).resolve())
-    filesystem, root = pafs.FileSystem.from_uri(lake_root.replace("s3a://", "s3://", 1))
-    bronze_days = _event_date_folders(filesystem, f"{root.rstrip('/')}/bronze/events")
-    gold_days = _event_date_folders(filesystem, f"{root.rstrip('/')}/gold/daily_event_rollup")
-    arrivals = filesystem.get_file_info(
-        [f"{root.rstrip('/')}/bronze/events/event_date={day}/received_date={received_date}" for day in bronze_days])
-    arrived = {day for day, info in zip(bronze_days, arrivals, strict=True) if info.type == pafs.FileType.Directory}
+    Read through ``lake.LakeReader``, so any lake URI works."""
+    lake = LakeReader.open(lake_root)
+    bronze_days = lake.folders(*BRONZE_EVENTS, prefix="event_date=")
+    gold_days = lake.folders(*GOLD_ROLLUP, prefix="event_date=")
+    arrived = {day for day in bronze_days
+               if lake.is_folder(*BRONZE_EVENTS, f"event_date={day}", f"received_date={received_date}")}
     return sorted(arrived | (set(gold_days) - set(bronze_days)))
-
-
-def _event_date_folders(filesystem: pafs.FileSystem, folder: str) -> list[str]:
-    return [info.base_name.removeprefix("event_date=")
-            for info in filesystem.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
-            if info.type == pafs.FileType.Directory and info.base_name.startswith("event_date=")]

@@ -16,9 +16,11 @@ from data_quality.freshness import bronze_freshness, landing_freshness, warehous
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(data_dir=tmp_path, landing_max_silence_minutes=60)
+@pytest.fixture(params=["folder", "file-uri"])
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The lake as the default folder, and as a ``file://`` URI (read the way an object store is)."""
+    lake_uri = f"file://{tmp_path}/lake" if request.param == "file-uri" else None
+    return load_settings(data_dir=tmp_path, landing_max_silence_minutes=60, lake_uri=lake_uri)
 
 
 def landing_file(settings: Settings, day: str, sealed_at: datetime) -> None:

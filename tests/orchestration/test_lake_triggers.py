@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from lake import compaction_record
 from orchestration.lake.assets import arrival_days, event_dates_to_roll_up
 from orchestration.lake.resources import SparkJobRunner
 from orchestration.schedules import daily_schedule
@@ -17,9 +20,12 @@ from orchestration.sensors import landing_sealed_files_sensor
 from orchestration.up import dagster_home
 
 
-@pytest.fixture
-def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(params=["folder", "file-uri"])
+def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+    """The lake folder; the settings name it as the default folder, or as a ``file://`` URI."""
     monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))
+    if request.param == "file-uri":
+        monkeypatch.setenv("ANALYTICS_LAKE_URI", f"file://{tmp_path}/lake")
     monkeypatch.setenv("ANALYTICS_PIPELINE_START_DATE", "2024-01-01")
     return tmp_path / "lake"
 
@@ -31,11 +37,23 @@ def _seal(lake: Path, day: str, name: str, data: bytes) -> None:
     (folder / f"{name}.ndjson.open").write_bytes(b"open files are never read\n")
 
 
-def _tick(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
+def _tick() -> list[tuple[str, str]]:
     with dg.DagsterInstance.ephemeral() as instance:
-        context = dg.build_sensor_context(cursor=cursor, instance=instance)
-        requests = list(landing_sealed_files_sensor(context))
-    return requests, context.cursor
+        context = dg.build_sensor_context(instance=instance)
+        return [(request.partition_key, request.run_key) for request in landing_sealed_files_sensor(context)]
+
+
+def _record_compaction(lake: Path, day: str, files: list[str]) -> None:
+    """What the compaction writes once it committed ``day``: the landing files it read."""
+    record = lake.joinpath(*compaction_record(day))
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"landing_files": [f"received_date={day}/hour=00/{name}.ndjson" for name in files],
+                                  "compacted_at": "2024-03-05T00:31:00+00:00"}))
+
+
+def _key(day: str, names: list[str]) -> str:
+    files = "\n".join(f"received_date={day}/hour=00/{name}.ndjson" for name in names)
+    return f"{day}:{len(names)}:{hashlib.sha256(files.encode()).hexdigest()[:16]}"
 
 
 def test_schedule_runs_yesterdays_arrival_day(lake: Path):
@@ -49,7 +67,7 @@ def test_schedule_runs_yesterdays_arrival_day(lake: Path):
     assert isinstance(daily_schedule(first), dg.SkipReason)  # 2023-12-31 is before the start date
 
 
-def test_sensor_requests_exactly_the_arrival_days_whose_sealed_files_changed(lake: Path):
+def test_sensor_requests_the_arrival_days_with_files_no_compaction_read(lake: Path):
     today = datetime.now(UTC).date()
     future = (today + timedelta(days=2)).isoformat()
     _seal(lake, "2023-12-31", "a", b"1\n")  # before ANALYTICS_PIPELINE_START_DATE: not a partition
@@ -57,26 +75,19 @@ def test_sensor_requests_exactly_the_arrival_days_whose_sealed_files_changed(lak
     _seal(lake, "2024-03-05", "a", b"123\n")
     _seal(lake, today.isoformat(), "a", b"1234\n")  # today's partition exists (end_offset=1)
     _seal(lake, future, "a", b"1\n")  # a clock far ahead: not a partition yet
+    assert _tick() == [("2024-03-04", _key("2024-03-04", ["a"])), ("2024-03-05", _key("2024-03-05", ["a"])),
+                       (today.isoformat(), _key(today.isoformat(), ["a"]))]
 
-    cursor = json.dumps({"2024-03-04": [1, 3]})  # seen already, unchanged
-    requests, cursor = _tick(cursor)
-    assert [(r.partition_key, r.run_key) for r in requests] == [
-        ("2024-03-05", "2024-03-05:1:4"), (today.isoformat(), f"{today}:1:5")]
-    assert json.loads(cursor) == {"2024-03-04": [1, 3], "2024-03-05": [1, 4], today.isoformat(): [1, 5]}
+    _record_compaction(lake, "2024-03-04", ["a"])
+    _record_compaction(lake, "2024-03-05", ["a"])
+    _record_compaction(lake, today.isoformat(), ["a"])
+    assert _tick() == []  # every file read
 
-    assert _tick(cursor)[0] == []  # nothing changed
-
+    # sealed while the run of 2024-03-04 was compacting, with a modification time long before that run
     _seal(lake, "2024-03-04", "b", b"123456\n")
-    requests, cursor = _tick(cursor)
-    assert [(r.partition_key, r.run_key) for r in requests] == [("2024-03-04", "2024-03-04:2:10")]
-    assert json.loads(cursor)["2024-03-04"] == [2, 10]
-
-
-def test_sensor_starts_from_every_sealed_day_without_a_cursor(lake: Path):
-    _seal(lake, "2024-03-04", "a", b"12\n")
-    requests, _ = _tick(None)
-    assert [r.partition_key for r in requests] == ["2024-03-04"]
-    assert _tick(None)[0][0].run_key == "2024-03-04:1:3"
+    sealed = lake / "landing" / "received_date=2024-03-04" / "hour=00" / "b.ndjson"
+    os.utime(sealed, (946684800, 946684800))
+    assert _tick() == [("2024-03-04", _key("2024-03-04", ["b"]))]
 
 
 def test_event_dates_of_an_arrival_day_come_from_bronze_folders(tmp_path: Path):

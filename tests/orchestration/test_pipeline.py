@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -10,9 +11,14 @@ import dagster as dg
 import duckdb
 import pytest
 
+from analytics_settings import load_settings
 from collector.generator import GeneratorConfig, generate
 from collector.generator.sinks import LandingSink
+from collector.landing import sealed_files
+from orchestration.daily import daily_job
 from orchestration.pipeline import run_pipeline, stale_days
+from spark_jobs.compact import compact_arrival_day
+from tests.spark_jobs.test_compact import bronze_rows, event, land
 
 pytestmark = pytest.mark.slow
 CONFIG = GeneratorConfig(start=date(2024, 3, 4), users=120, days=2, seed=11)
@@ -55,3 +61,46 @@ def test_landed_days_go_through_the_chain_once(tmp_path: Path, monkeypatch: pyte
     with duckdb.connect(str(served), read_only=True) as warehouse:
         assert warehouse.execute("select count(*) from marts.fct_events").fetchall() == [(truth["events"],)]
         assert warehouse.execute("select count(*) from marts.dim_sessions").fetchall() == [(truth["sessions"],)]
+
+
+def test_a_file_sealed_during_a_run_with_an_old_modification_time_is_picked_up_next(
+        spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The race: the run lists the day's files, then the collector seals one whose writer's clock is behind.
+    Up to date is decided by the files the compaction read, so the next run picks it up; a run that compacted
+    but failed later (its dbt build) leaves the day stale too."""
+    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))
+    lake, day = tmp_path / "lake", "2024-03-04"
+    land(lake, day, [event("m1", f"{day}T10:00:00.000Z")])
+
+    def chain(name: str, after_compaction) -> dg.JobDefinition:
+        @dg.op(name=f"compact_then_{name}")
+        def compact_then():
+            compact_arrival_day(spark, day, load_settings())
+            after_compaction()
+
+        @dg.job(name=daily_job.name)
+        def daily():
+            compact_then()
+
+        return daily
+
+    def seal_a_file_with_an_old_modification_time():
+        land(lake, day, [event("m2", f"{day}T11:00:00.000Z")])
+        newest = max(sealed_files(lake / "landing", day), key=lambda path: path.stat().st_mtime)
+        os.utime(newest, (946684800, 946684800))  # 2000-01-01, long before the run started
+
+    def dbt_build_fails():
+        raise RuntimeError("dbt build failed")
+
+    tags = {"dagster/asset_partition_range_start": day, "dagster/asset_partition_range_end": day}
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert stale_days(instance) == [day]
+        assert chain("a_file_is_sealed", seal_a_file_with_an_old_modification_time).execute_in_process(
+            instance=instance, tags=tags).success
+        assert stale_days(instance) == [day]
+        assert not chain("the_build_fails", dbt_build_fails).execute_in_process(
+            instance=instance, tags=tags, raise_on_error=False).success
+        assert stale_days(instance) == [day]  # every file read, but what read them did not reach the warehouse
+        assert chain("nothing_else", lambda: None).execute_in_process(instance=instance, tags=tags).success
+        assert stale_days(instance) == []
+    assert sorted(bronze_rows(lake)) == ["m1", "m2"]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 
@@ -10,10 +14,12 @@ import duckdb
 import pytest
 
 from analytics_settings import load_settings
-from collector.landing import LandingZone
+from collector.landing import LandingZone, sealed_files
+from lake import LakeReader
 from spark_jobs import compact as compaction
 from spark_jobs.compact import compact_arrival_day
 from spark_jobs.enrich import salted_hash
+from tests.conftest import start_lock_holder
 
 R1, R2 = "2026-11-10", "2026-11-11"
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -342,3 +348,45 @@ def test_rollup_of_several_days_in_one_pass(spark, tmp_path):
     assert [path.name for path in (gold / f"event_date={D1}").iterdir()] == ["part-00000.snappy.parquet"]
     assert rollup_days(spark, [D1, D2, D3, D4], settings).rows == report.rows  # idempotent
     assert not list((tmp_path / "lake/_staging").iterdir())
+
+
+def test_commit_waits_for_a_build_and_records_the_files_it_read(spark, settings, tmp_path):
+    """The commit holds the warehouse lock, so a running build (another process holding it) sees the day's old
+    bronze until it ends; a file sealed after the run listed the day, with an old modification time, is not in
+    the run's record and stays unprocessed."""
+    lake = tmp_path / "lake"
+    compact_arrival_day(spark, R1, settings)
+    before = files_of(lake)
+    land(lake, R1, [event("m10", "2026-11-10T15:00:00.000Z")])
+    holder = start_lock_holder(tmp_path, 600)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(compact_arrival_day, spark, R1, settings)
+            deadline = time.monotonic() + 300
+            while not list(lake.glob("_staging/compact-*/bronze/event_date=*/received_date=*/*.parquet")):  # written
+                assert time.monotonic() < deadline and not running.done(), running.done() and running.result()
+                time.sleep(0.2)
+            land(lake, R1, [event("m11", "2026-11-10T16:00:00.000Z")])
+            late = max(sealed_files(lake / "landing", R1), key=lambda path: path.stat().st_mtime)
+            os.utime(late, (946684800, 946684800))  # its writer's clock says 2000-01-01
+            time.sleep(2)
+            assert not running.done() and files_of(lake) == before  # waits for the build to end
+            holder.send_signal(signal.SIGKILL)  # the build dies: the kernel frees the lock
+            holder.wait()
+            report = running.result(timeout=120)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert report.landing_files == 2 and report.rows_out == 7
+    assert "m10" in bronze_rows(lake) and "m11" not in bronze_rows(lake)
+    record = json.loads((lake / "_state/compaction/received_date=2026-11-10.json").read_text())
+    late_name = str(late.relative_to(lake / "landing"))
+    assert sorted(record["landing_files"]) == sorted(set(landed_names(lake, R1)) - {late_name})
+    reader = LakeReader.open(settings.lake_root)
+    assert reader.unprocessed_landing_files() == {R1: [late_name], R2: landed_names(lake, R2)}
+    compact_arrival_day(spark, R1, settings)  # the next run reads it
+    assert "m11" in bronze_rows(lake) and R1 not in reader.unprocessed_landing_files()
+
+
+def landed_names(lake: Path, day: str) -> list[str]:
+    return [str(path.relative_to(lake / "landing")) for path in sealed_files(lake / "landing", day)]
