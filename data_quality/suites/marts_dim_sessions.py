@@ -65,10 +65,10 @@ def expectations() -> list:
     ] + [
         rule(ASSET, gxe.ExpectColumnSumToBeBetween, "orders_in_unknown_currency", column="unconverted_purchases",
              max_value=0,
-                notes="No order of the day is in a currency without an exchange rate on its day; the observed "
-                      "value is the number of such orders, left out of every revenue figure. Fix: add the "
-                      "currency's rates with ANALYTICS_EXCHANGE_RATES_PATH and rebuild with --full-refresh. "
-                      "Skipped on a day without sessions."),
+             notes="No order of the day is in a currency without an exchange rate on its day; the observed "
+                   "value is the number of such orders, left out of every revenue figure. Fix: add the "
+                   "currency's rates with ANALYTICS_EXCHANGE_RATES_PATH and rebuild with --full-refresh. "
+                   "Skipped on a day without sessions."),
     ]
 
 
