@@ -1,8 +1,8 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='event_date',
           on_schema_change='fail') }}
--- Events, orders and order revenue (converted, and as sent) per event day and combination of the event dimensions the semantic
--- layer slices by: what the event metrics read instead of every event (a day's events collapse to a few
--- thousand combinations, and that number hardly grows with traffic).
+-- Events, orders and order revenue (converted, and as sent) per event day and combination of the event
+-- dimensions the semantic layer slices by: what the event metrics read instead of every event (a day's events
+-- collapse to a few thousand combinations, and that number hardly grows with traffic).
 --
 -- Incremental: each run recomputes whole event days, every day its arrival days appended events to
 -- (late events included, however old their day), from all of that day's events in fct_events. fct_events
