@@ -55,8 +55,8 @@ def test_same_seed_gives_identical_lake_files_and_truth(run: Path, tmp_path: Pat
     for zone in ("landing", "quarantine/collector"):
         assert _partition_contents(again / "lake" / zone) == _partition_contents(run / "lake" / zone)
     names = sorted(p.name for p in (run / "truth").iterdir())
-    assert names == ["anomalies.json", "counts.json", "funnel.json", "run.json", "sessions.parquet",
-                     "users.parquet"]
+    assert names == ["anomalies.json", "counts.json", "funnel.json", "orders.parquet", "run.json",
+                     "sessions.parquet", "users.parquet"]
     for name in names:
         assert (again / "truth" / name).read_bytes() == (run / "truth" / name).read_bytes(), name
 

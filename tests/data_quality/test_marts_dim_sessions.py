@@ -105,6 +105,7 @@ def test_orders_in_a_currency_without_a_rate_are_counted(settings: Settings, war
     assert result.severity == "warning"
     counted = result["orders_in_unknown_currency"]
     assert counted.observed == 3 and counted.expected == {"max_value": 0}
-    assert [row["unconverted_purchases"] for row in counted.sample] == [1, 1, 1]
+    # the sample: the sessions that add most to the count (the day's three orders, then others)
+    assert [row["unconverted_purchases"] for row in counted.sample] == [1, 1, 1, 0, 0]
     # with no converted purchase left, revenue per purchase has no value on the day: skipped, not failed
     assert result["revenue_per_purchase_median"].skipped

@@ -109,3 +109,13 @@ def test_a_changed_reporting_currency_needs_a_full_refresh(tmp_path: Path, golde
         select event_date, sum(reporting_revenue) from marts.fct_events
         where event_name = 'Order Completed' and not is_bot group by all""")) == expected
     assert query(settings.served_warehouse, "select distinct reporting_currency from marts.fct_events") == [("EUR",)]
+
+
+def test_the_truths_conversion_takes_fridays_rate_on_a_weekend():
+    """The generator's own conversion (collector/generator/truth.py), by hand: 100 JPY on Saturday 2024-03-09 at
+    Friday's ECB rates is 100 × 1.0932 / 160.99 = 0.679… USD, 0.68; no rate, no conversion."""
+    rates = read_exchange_rates()
+    assert convert(100.0, "JPY", date(2024, 3, 9), rates) == (date(2024, 3, 8), 1.0932 / 160.99, Decimal("0.68"))
+    assert convert(10.0, "EUR", date(2024, 3, 10), rates, into="USD")[2] == Decimal("10.93")
+    assert convert(10.0, "XTS", date(2024, 3, 9), rates) is None
+    assert convert(10.0, "USD", date(2022, 12, 30), rates) is None  # before the seed's first day

@@ -2,9 +2,9 @@
           pre_hook="{% if is_incremental() %}delete from {{ this }}
                     where event_date in ({{ recounted_event_days() }}){% endif %}") }}
 -- depends_on: {{ ref('int_events_replaced') }}
--- Events, orders and order revenue (converted, and as sent) per event day and combination of the event dimensions the semantic
--- layer slices by: what the event metrics read instead of every event (a day's events collapse to a few
--- thousand combinations, and that number hardly grows with traffic).
+-- Events, orders and order revenue (converted, and as sent) per event day and combination of the event
+-- dimensions the semantic layer slices by: what the event metrics read instead of every event (a day's events
+-- collapse to a few thousand combinations, and that number hardly grows with traffic).
 --
 -- Incremental: each run counts whole event days again (the pre-hook deletes them first): every day its
 -- arrival days' events fall on (late events included, however old their day) and every day of the rows
