@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -179,8 +180,11 @@ def test_a_day_with_a_tenth_of_the_volume_warns(crafted: Settings, with_history:
 
 
 def test_a_drop_that_lasted_three_days_is_the_new_level(crafted: Settings, with_history: Path):
-    """The three arrival days before 2024-03-11 kept a tenth of their rows, like the day itself: the band is
-    around their level, not the weeks', and the day passes."""
+    """The three arrival days before 2024-03-11, like it and each with two earlier weeks like it, kept a tenth
+    of their rows, as the day itself did: the band is around their level, not the weeks', and the day passes."""
+    for day in ("2024-03-08", "2024-03-09", "2024-03-10"):
+        for earlier in (date.fromisoformat(day) - timedelta(weeks=weeks) for weeks in (0, 1, 2)):
+            move_arrival_day(with_history, DAY, earlier.isoformat())
     for day in ("2024-03-08", "2024-03-09", "2024-03-10", DAY):
         for path in bronze_files(with_history, day):
             rewrite_parquet(path, "SELECT * FROM file WHERE hash(message_id) % 10 = 0")
@@ -195,7 +199,7 @@ def test_a_drop_that_lasted_three_days_is_the_new_level(crafted: Settings, with_
 
 def test_a_day_not_over_yet_is_compared_with_its_earlier_weeks_up_to_the_same_time(crafted: Settings,
                                                                                     with_history: Path):
-    from datetime import UTC, date, datetime
+    from datetime import UTC, datetime
 
     from data_quality.lake import connection
     from data_quality.suites import volume
