@@ -13,16 +13,16 @@ import numpy as np
 
 WEEKS_BACK = (1, 2, 3)
 MIN_WEEKS = 2
-# A level the last NEW_LEVEL_DAYS days all held (each within the band around their median) is the new
-# normal once it leaves the weekly band: a lasting 5× drop warns on its first NEW_LEVEL_DAYS days, then not.
+# A level the last NEW_LEVEL_DAYS days all held is the new normal: a lasting 5× drop warns on its first
+# NEW_LEVEL_DAYS days, then not.
 NEW_LEVEL_DAYS = 3
 
 
 @dataclass(frozen=True)
 class VolumeBand:
     """The expected row count of a day: ``baseline`` is the median of the same weekday in earlier weeks
-    (``weeks``), or the median of the last ``NEW_LEVEL_DAYS`` days (``recent``) when they held a level outside
-    the weekly band (``new_level``)."""
+    (``weeks``), or the median of the last ``NEW_LEVEL_DAYS`` days (``recent``) when they held a new level
+    (``new_level``)."""
 
     baseline: float
     low: int
@@ -33,35 +33,53 @@ class VolumeBand:
 
 
 def volume_history_days(day: date) -> list[date]:
-    """The days whose counts ``volume_band`` reads for ``day``: the same weekday of earlier weeks, then the
-    days just before it."""
-    return [*(day - timedelta(weeks=weeks) for weeks in WEEKS_BACK),
-            *(day - timedelta(days=back) for back in range(1, NEW_LEVEL_DAYS + 1))]
+    """The days whose counts ``volume_band`` reads for ``day``: the same weekday of earlier weeks, the days
+    just before it, and the same weekday of earlier weeks of each of those."""
+    recent = [day - timedelta(days=back) for back in range(1, NEW_LEVEL_DAYS + 1)]
+    return [*_weeks_before(day), *recent, *(earlier for d in recent for earlier in _weeks_before(d))]
 
 
 def volume_band(day: date, counts: Mapping[date, int | None], low: float, high: float) -> VolumeBand | None:
     """The band ``[low, high] × baseline`` for ``day`` from the row counts of earlier days (None for a day
     without data); None with fewer than ``MIN_WEEKS`` weeks of the same weekday.
 
-    The weekly median follows the week's rhythm (weekends, Mondays); the recent level follows a change that
-    lasts (a campaign that ended): without it a lasting drop would fail every day for three weeks, until
-    the weekly median catches up. Days of different weekdays make the recent level, so with a strong weekly
-    rhythm a new level is accepted once ``NEW_LEVEL_DAYS`` days agree within the band.
+    The weekly median follows the week's rhythm (weekends, Mondays). A change that lasts (a campaign that
+    ended) would fail it every day for three weeks, until the median catches up; so when each of the last
+    ``NEW_LEVEL_DAYS`` days lay outside the band of its own weekday, on the same side as today's band, their
+    median is the baseline. Each day is judged against its own weekday, so a weekend followed by a Monday is
+    no new level; days without two weeks of their own history confirm nothing.
     """
-    def known(days: list[date]) -> dict[str, int]:
-        return {d.isoformat(): counts[d] for d in sorted(days) if counts.get(d) is not None}
-
-    days = volume_history_days(day)
-    weeks, recent = known(days[:len(WEEKS_BACK)]), known(days[len(WEEKS_BACK):])
-    weekly = median(weeks.values()) if len(weeks) >= MIN_WEEKS else None
-    level = median(recent.values()) if len(recent) == NEW_LEVEL_DAYS else None
-    held = level is not None and all(low * level <= count <= high * level for count in recent.values())
+    weekly, weeks = _weekly(day, counts)
     if weekly is None:
         return None
-    new_level = held and not low * weekly <= level <= high * weekly
-    baseline = level if new_level else weekly
+    recent = {d: counts[d] for d in (day - timedelta(days=back) for back in range(1, NEW_LEVEL_DAYS + 1))
+              if counts.get(d) is not None}
+    new_level = False
+    if len(recent) == NEW_LEVEL_DAYS:
+        level = median(recent.values())
+        side = -1 if level < low * weekly else 1 if level > high * weekly else 0
+        new_level = side != 0 and all(_outside(count, _weekly(d, counts)[0], low, high) == side
+                                      for d, count in recent.items())
+    baseline = median(recent.values()) if new_level else weekly
     return VolumeBand(baseline=baseline, low=math.floor(baseline * low), high=math.ceil(baseline * high),
-                      weeks=weeks, recent=recent, new_level=new_level)
+                      weeks=weeks, recent={d.isoformat(): c for d, c in sorted(recent.items())}, new_level=new_level)
+
+
+def _weeks_before(day: date) -> list[date]:
+    return [day - timedelta(weeks=weeks) for weeks in WEEKS_BACK]
+
+
+def _weekly(day: date, counts: Mapping[date, int | None]) -> tuple[float | None, dict[str, int]]:
+    """The median of ``day``'s weekday in earlier weeks (None with fewer than ``MIN_WEEKS``), and those counts."""
+    weeks = {d.isoformat(): counts[d] for d in sorted(_weeks_before(day)) if counts.get(d) is not None}
+    return (median(weeks.values()) if len(weeks) >= MIN_WEEKS else None), weeks
+
+
+def _outside(count: int, weekly: float | None, low: float, high: float) -> int:
+    """-1 below the band of ``weekly``, 1 above, 0 inside or without a weekly median."""
+    if weekly is None:
+        return 0
+    return -1 if count < low * weekly else 1 if count > high * weekly else 0
 
 
 def open_day_cutoff(day: date, now: datetime, newest_arrival: datetime | None,

@@ -1,7 +1,8 @@
 """The volume rule landing and bronze share: a day's accepted rows against the same weekday of earlier
 weeks, or against the level of the last days once a change has lasted (``history.volume_band``). The counts
-are the bronze rows of arrival days R-7, R-14, R-21 and R-1..R-3 (read from Parquet footers, so history
-costs nothing; for landing they are the landed lines less duplicates and lake rejects, ~1% fewer).
+are the bronze rows of arrival days R-7, R-14, R-21, R-1..R-3 and their own weekdays' earlier weeks (read
+from Parquet footers, so history costs nothing; for landing they are the landed lines less duplicates and
+lake rejects, ~1% fewer).
 
 It only warns: a lasting change in volume is news for an alert, not corrupt data, and a blocking volume
 rule stopped the warehouse for good when a shop's traffic fell 5× (every later day waited on it).
@@ -31,9 +32,10 @@ def expectations(asset: str, rows: str) -> list:
              min_value=parameter("volume_low"), max_value=parameter("volume_high"),
              notes=f"The day's {rows} are within {BAND_LOW:g}–{BAND_HIGH:g} × the median of the same weekday in "
                    "the previous three weeks (bronze rows of R-7, R-14, R-21; skipped with fewer than two), or "
-                   f"× the median of the last {history.NEW_LEVEL_DAYS} days once those held a level outside that "
-                   "band: a lasting change warns for a few days, then is the new normal. Far below means a "
-                   "lost partition (a collector or a sync that did not deliver) as well as a real drop."),
+                   f"× the median of the last {history.NEW_LEVEL_DAYS} days once each of them lay outside the band "
+                   "of its own weekday on the same side: a lasting change warns for a few days, then is the new "
+                   "normal. Far below means a lost partition (a collector or a sync that did not deliver) as "
+                   "well as a real drop."),
     ]
 
 

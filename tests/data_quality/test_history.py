@@ -10,19 +10,25 @@ import pytest
 from data_quality.history import NEW_LEVEL_DAYS, VolumeBand, bootstrap_band, open_day_cutoff, volume_band
 
 
-def test_the_history_of_a_day_is_its_weekday_in_three_weeks_and_the_days_before_it():
+def test_the_history_of_a_day_is_its_weekday_the_days_before_it_and_their_weekdays():
     from data_quality.history import volume_history_days
 
-    assert volume_history_days(date(2024, 3, 25)) == [date(2024, 3, 18), date(2024, 3, 11), date(2024, 3, 4),
-                                                      date(2024, 3, 24), date(2024, 3, 23), date(2024, 3, 22)]
+    days = volume_history_days(date(2024, 3, 25))
+    assert days[:6] == [date(2024, 3, 18), date(2024, 3, 11), date(2024, 3, 4),
+                        date(2024, 3, 24), date(2024, 3, 23), date(2024, 3, 22)]
+    assert days[6:9] == [date(2024, 3, 17), date(2024, 3, 10), date(2024, 3, 3)]  # the Sundays before the 24th
+    assert len(days) == 15
 
 
 DAY = date(2024, 3, 25)  # a Monday
 
 
-def counts(weeks: tuple[int | None, int | None, int | None], recent: tuple[int, int, int]) -> dict[date, int | None]:
-    """Counts of DAY's weekday 1, 2, 3 weeks back and of the 1, 2, 3 days before it."""
-    return {**{DAY - timedelta(weeks=i + 1): n for i, n in enumerate(weeks)},
+def counts(weeks: tuple[int | None, int | None, int | None], recent: tuple[int, int, int],
+           recent_weeks: int | None = None) -> dict[date, int | None]:
+    """Counts of DAY's weekday 1, 2, 3 weeks back, of the 1, 2, 3 days before it, and (``recent_weeks``) of
+    those days' weekdays in the three weeks before them."""
+    history = {DAY - timedelta(days=back): recent_weeks for back in range(8, 25)} if recent_weeks else {}
+    return {**history, **{DAY - timedelta(weeks=i + 1): n for i, n in enumerate(weeks)},
             **{DAY - timedelta(days=i + 1): n for i, n in enumerate(recent)}}
 
 
@@ -36,15 +42,19 @@ def test_the_band_is_around_the_median_of_the_known_weeks():
 
 
 def test_no_band_with_fewer_than_two_weeks():
-    assert volume_band(DAY, counts((1000, None, None), (200, 200, 200)), 0.7, 1.5) is None
+    assert volume_band(DAY, counts((1000, None, None), (200, 200, 200), 1000), 0.7, 1.5) is None
 
 
-def test_a_level_the_last_days_held_outside_the_weekly_band_is_the_baseline():
-    band = volume_band(DAY, counts((1000, 1000, 1000), (210, 190, 200)), 0.7, 1.5)
+def test_a_level_the_last_days_held_below_their_own_weekdays_is_the_baseline():
+    band = volume_band(DAY, counts((1000, 1000, 1000), (210, 190, 200), recent_weeks=1000), 0.7, 1.5)
     assert (band.baseline, band.low, band.high, band.new_level) == (200, 140, 300, True)
-    # days that disagree with each other (one bad day, a recovery) are no level: the weeks stay the baseline
-    assert volume_band(DAY, counts((1000, 1000, 1000), (1000, 200, 200)), 0.7, 1.5).baseline == 1000
-    assert volume_band(DAY, counts((1000, 1000, 1000), (200, 200, 1000)), 0.7, 1.5).baseline == 1000
+    # one low day among normal ones (a recovery, an outage) is no level: the weeks stay the baseline
+    assert volume_band(DAY, counts((1000, 1000, 1000), (1000, 200, 200), 1000), 0.7, 1.5).baseline == 1000
+    assert volume_band(DAY, counts((1000, 1000, 1000), (200, 200, 1000), 1000), 0.7, 1.5).baseline == 1000
+    # days as low as usual for their weekdays (a quiet weekend before a Monday) are no level either
+    assert volume_band(DAY, counts((1000, 1000, 1000), (210, 190, 200), recent_weeks=200), 0.7, 1.5).baseline == 1000
+    # nor are days without two weeks of their own history (a new installation ramping up)
+    assert volume_band(DAY, counts((1000, 1000, 1000), (210, 190, 200)), 0.7, 1.5).baseline == 1000
 
 
 def test_a_lasting_5x_drop_warns_for_its_first_days_then_is_the_new_normal():

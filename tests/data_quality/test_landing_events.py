@@ -43,13 +43,13 @@ def test_every_arrival_day_of_the_simulated_fortnight_passes(golden: Settings, g
         "missing_identity", "missing_event", "unknown_type"}
 
 
-def test_a_high_collector_reject_share_blocks(crafted: Settings, lake: Path):
+def test_a_high_collector_reject_share_warns(crafted: Settings, lake: Path):
     rejects = min(lake.glob(f"quarantine/collector/received_date={DAY}/hour=*/*.ndjson"))
     line = rejects.read_text().splitlines()[0]
     rejects.write_text((line + "\n") * 120)
     result = validate("landing/events", DAY, crafted)
     assert failed(result) == {"quarantine_share"}
-    assert result.severity == "blocking"
+    assert result.severity == "warning"  # the rejects are quarantined and counted; one client can send many
     rejected = sum(len(p.read_text().splitlines())
                    for p in lake.glob(f"quarantine/collector/received_date={DAY}/hour=*/*.ndjson"))
     assert result["quarantine_share"].unexpected_count == rejected > 0.05 * (1764 + rejected)
