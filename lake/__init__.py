@@ -2,8 +2,10 @@
 
 One module knows the folders under the lake root (DESIGN: "nobody else spells a lake path"): the landing
 zone partitioned by arrival (``landing/received_date=R/hour=HH/*.ndjson``, sealed by rename), bronze
-(``bronze/events/event_date=D/received_date=R/``), gold and the compaction records
-(``_state/compaction/received_date=R.json``: the landing files each arrival day's last compaction read).
+(``bronze/events/event_date=D/received_date=R/``), gold, the compaction records
+(``_state/compaction/received_date=R.json``: the landing files each arrival day's last compaction read, and
+the event days of later arrival days it rewrote) and the messageIds each arrival day received
+(``_state/message_ids/received_date=R/``, what cross-day deduplication reads).
 
 Reading goes through ``pyarrow.fs``, so the orchestration (sensor, ``make pipeline``), the quality checks and
 the freshness checks work with a local folder, ``file://``, ``s3://`` (``s3a://``, Hadoop's spelling, is read
@@ -26,6 +28,7 @@ SEALED_SUFFIX = ".ndjson"
 BRONZE_EVENTS = ("bronze", "events")
 GOLD_ROLLUP = ("gold", "daily_event_rollup")
 COMPACTION_RECORDS = ("_state", "compaction")
+MESSAGE_IDS = ("_state", "message_ids")  # received_date=R/: every messageId arrival day R received
 
 
 def compaction_record(received_date: str) -> tuple[str, ...]:
@@ -41,10 +44,12 @@ def landing_name(uri: str) -> str:
 
 @dataclass(frozen=True)
 class CompactionRecord:
-    """What the last compaction of an arrival day read, and when it committed (UTC, from the job's clock)."""
+    """What the last compaction of an arrival day read, when it committed (UTC, from the job's clock), and the
+    event days whose later arrivals it rewrote (their rollups are stale)."""
 
     landing_files: frozenset[str]
     compacted_at: datetime
+    later_event_dates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,15 +82,21 @@ class LakeReader:
 
     def compaction_records(self) -> dict[str, CompactionRecord]:
         """The record of each compacted arrival day."""
-        records = {}
-        for info in self.filesystem.get_file_info(pafs.FileSelector(self.path(*COMPACTION_RECORDS),
-                                                                    allow_not_found=True)):
-            if info.type == pafs.FileType.File and info.base_name.endswith(".json"):
-                with self.filesystem.open_input_stream(info.path) as stream:
-                    record = json.loads(stream.read())
-                records[info.base_name.removeprefix("received_date=").removesuffix(".json")] = CompactionRecord(
-                    frozenset(record["landing_files"]), datetime.fromisoformat(record["compacted_at"]))
-        return records
+        return {info.base_name.removeprefix("received_date=").removesuffix(".json"): self._record(info.path)
+                for info in self.filesystem.get_file_info(pafs.FileSelector(self.path(*COMPACTION_RECORDS),
+                                                                            allow_not_found=True))
+                if info.type == pafs.FileType.File and info.base_name.endswith(".json")}
+
+    def compaction_record(self, received_date: str) -> CompactionRecord | None:
+        """The record of arrival day ``received_date``'s last compaction (None before its first)."""
+        path = self.path(*compaction_record(received_date))
+        return self._record(path) if self.filesystem.get_file_info(path).type == pafs.FileType.File else None
+
+    def _record(self, path: str) -> CompactionRecord:
+        with self.filesystem.open_input_stream(path) as stream:
+            record = json.loads(stream.read())
+        return CompactionRecord(frozenset(record["landing_files"]), datetime.fromisoformat(record["compacted_at"]),
+                                tuple(record.get("later_event_dates", ())))
 
     def unprocessed_landing_files(self) -> dict[str, list[str]]:
         """Per arrival day, the sealed landing files its last compaction did not read (every file of a day never

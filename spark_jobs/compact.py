@@ -3,16 +3,16 @@
     python -m spark_jobs.compact --received-date YYYY-MM-DD [--received-date …] [--report report.json]
 
 Reads the sealed landing files of ``received_date=R`` with an explicit schema, keeps one row per
-``messageId`` (the earliest ``receivedAt``, also against the bronze rows of the previous
-``ANALYTICS_DEDUP_WINDOW_DAYS`` arrival days), corrects event time for clock skew, enriches (event
+``messageId`` (the earliest ``receivedAt``, and none when one of the previous ``ANALYTICS_DEDUP_WINDOW_DAYS``
+arrival days received it: ``resolve_copies``), corrects event time for clock skew, enriches (event
 names, URL and UTM, referrer class, user agent, bots, country) on distinct values, applies the source's PII
 policy, and replaces ``bronze/events/event_date=*/received_date=R/`` folder by folder (written to
 ``_staging/`` first, then renamed). Lines it cannot accept go to ``quarantine/lake/received_date=R/``.
 Re-running a day gives the same rows in the same files.
 
 Several days are compacted in one pass (one read of all their landing files, one write), with exactly the
-rows that compacting them one by one in date order gives: a messageId that arrived on two of the days is
-kept on the earlier one only, unless the days are more than the dedup window apart.
+rows that compacting them one by one gives, in any order: a messageId that arrived on two days is kept on
+the earlier one only, unless the days are more than the dedup window apart.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, StringType, StructField, StructType
 
 from analytics_settings import Settings, load_settings
-from lake import BRONZE_EVENTS, LANDING, compaction_record, landing_name
+from lake import BRONZE_EVENTS, LANDING, MESSAGE_IDS, compaction_record, landing_name
 from spark_jobs import enrich
 from spark_jobs.job_cli import add_report_option, emit_report, utc_day
 from spark_jobs.lake_fs import LakeFileSystem
@@ -66,6 +66,8 @@ class CompactionReport:
     bytes_written: int = 0
     event_dates: list[str] = field(default_factory=list)
     bronze_paths: list[str] = field(default_factory=list)
+    # event days whose bronze of a later arrival day lost a copy this run's days received first (out of order)
+    later_event_dates: list[str] = field(default_factory=list)
     quarantine_path: str | None = None
     spark_startup_seconds: float = 0.0
     seconds: float = 0.0
@@ -84,6 +86,7 @@ class CompactionReport:
                 combined.quarantined[reason] = combined.quarantined.get(reason, 0) + count
             combined.bronze_paths += report.bronze_paths
         combined.event_dates = sorted({day for report in reports for day in report.event_dates})
+        combined.later_event_dates = sorted({day for report in reports for day in report.later_event_dates})
         quarantines = [report.quarantine_path for report in reports if report.quarantine_path]
         combined.quarantine_path = quarantines[0].rsplit("/received_date=", 1)[0] if quarantines else None
         return combined
@@ -189,8 +192,8 @@ def with_traffic_columns(rows: DataFrame) -> DataFrame:
 
 
 def repeated_message_ids(valid: DataFrame, earlier: DataFrame | None) -> DataFrame:
-    """The messageIds that need a decision: seen more than once in the days compacted, or also in the bronze
-    of an earlier arrival day within the dedup window. Few and narrow: they are broadcast to the wide rows,
+    """The messageIds that need a decision: seen more than once in the days compacted, or also received by an
+    earlier arrival day within the dedup window. Few and narrow: they are broadcast to the wide rows,
     which never move."""
     seen = valid.select("message_id", F.lit(True).alias("in_range"))
     if earlier is not None:
@@ -201,40 +204,25 @@ def repeated_message_ids(valid: DataFrame, earlier: DataFrame | None) -> DataFra
 
 def resolve_copies(copies: DataFrame, earlier: DataFrame | None, window_days: int) -> DataFrame:
     """The rows of repeated messageIds with a ``status``: ``duplicate`` for every copy of a day but its earliest,
-    ``earlier`` for a day's earliest copy that an earlier arrival day holds (as the day-by-day compaction sees
-    it), else ``ok``. ``earlier`` is the bronze of the days before, restricted to these ids."""
+    ``earlier`` for a day's earliest copy of an id that an arrival day in the ``window_days`` before it received
+    (kept there or not), else ``ok``. ``earlier`` is what the days before this run received, restricted to
+    these ids.
+
+    The rule reads only what each day received, never what another compaction decided, so the bronze does not
+    depend on the order the days are compacted in: compacting R before R−1 keeps R's copy until R−1 is
+    compacted, which then drops it from R (``_later_copies``).
+    """
     earliest_first = Window.partitionBy("message_id", "received_date").orderBy(
         F.col("received_at"), F.col("raw_user_id"), F.col("anonymous_id"), F.col("properties"), F.col("raw_traits"))
     ranked = copies.withColumn("copy", F.row_number().over(earliest_first))
-    days = ranked.where(F.col("copy") == 1).select("message_id", "received_date", F.lit(True).alias("in_range"))
-    if earlier is not None:
-        days = days.unionByName(earlier.select("message_id", "received_date", F.lit(False).alias("in_range")))
-    kept = kept_arrival_days(days, window_days).withColumn("kept", F.lit(True))
-    return ranked.join(kept, ["message_id", "received_date"], "left").select(
+    firsts = ranked.where(F.col("copy") == 1).select("message_id", "received_date")
+    received = firsts if earlier is None else firsts.unionByName(earlier.select("message_id", "received_date"))
+    hidden = (firsts.join(received.withColumnRenamed("received_date", "seen_on"), "message_id")
+              .where(F.datediff("received_date", "seen_on").between(1, window_days))
+              .select("message_id", "received_date").distinct().withColumn("hidden", F.lit(True)))
+    return ranked.join(hidden, ["message_id", "received_date"], "left").select(
         *copies.columns,
-        F.when(F.col("copy") > 1, "duplicate").when(F.col("kept"), "ok").otherwise("earlier").alias("status"))
-
-
-def kept_arrival_days(days: DataFrame, window_days: int) -> DataFrame:
-    """(message_id, received_date) of the days compacted (``in_range``) that keep their copy of the id.
-
-    Compacting day by day in date order, day R keeps its copy unless the bronze of a day in
-    [R − window, R − 1] holds the id: a day compacted before (``in_range`` false) or a day of this run that
-    kept its copy. A copy dropped on R therefore does not hide the id from a later day; only the last day
-    that holds it counts, so the days of each id are scanned in date order (``aggregate`` over the sorted
-    days, natively: there are few such ids, with a few days each).
-    """
-    start = F.struct(F.lit(None).cast("date").alias("held"), F.array().cast("array<date>").alias("kept"))
-
-    def step(scan: Column, day: Column) -> Column:
-        keep = day.in_range & (scan.held.isNull() | (F.datediff(day.received_date, scan.held) > window_days))
-        return F.struct(F.when(day.in_range & ~keep, scan.held).otherwise(day.received_date).alias("held"),
-                        F.when(keep, F.concat(scan.kept, F.array(day.received_date))).otherwise(scan.kept)
-                        .alias("kept"))
-
-    per_id = days.groupBy("message_id").agg(
-        F.array_sort(F.collect_set(F.struct("received_date", "in_range"))).alias("days"))
-    return per_id.select("message_id", F.explode(F.aggregate("days", start, step).kept).alias("received_date"))
+        F.when(F.col("copy") > 1, "duplicate").when(F.col("hidden"), "earlier").otherwise("ok").alias("status"))
 
 
 # One table for every kind of distinct value: the key (``value``, and for a referrer the other columns of its
@@ -411,7 +399,7 @@ def _apply_pii(rows: DataFrame, sources: set[str], settings: Settings) -> DataFr
 
 
 def compact(received_dates: list[str], settings: Settings | None = None) -> CompactionReport:
-    """Compact the arrival days on one session, as compacting them one by one in date order would."""
+    """Compact the arrival days on one session, as compacting them one by one would."""
     settings = settings or load_settings()
     days = sorted(set(received_dates))
     return run_job(settings, f"compact {days[0]}" + (f"..{days[-1]}" if len(days) > 1 else ""),
@@ -425,12 +413,12 @@ def compact_arrival_day(spark: SparkSession, received_date: str, settings: Setti
 
 def compact_arrival_days(spark: SparkSession, received_dates: list[str], settings: Settings) -> list[CompactionReport]:
     """The compaction of arrival days ``received_dates`` in one pass on an existing session: one report per day,
-    in date order, each as compacting the days one by one in date order gives it.
+    in date order, each as compacting the days one by one gives it (in any order).
 
     One read of every landing file, one dedup, one enrichment and one write for all the days; only the
-    commit (a rename per folder) and the report are per day. Each day's rows are deduplicated against the
-    bronze of its ``dedup_window_days`` previous arrival days: those of this run as this run leaves them,
-    the others as they are.
+    commit (a rename per folder) and the report are per day. Each day's rows are deduplicated against what its
+    ``dedup_window_days`` previous arrival days received (this run's and the others' records), and the bronze
+    of the later days not in the run loses what this run's days received in the window before them.
     """
     days = sorted({date.fromisoformat(day).isoformat() for day in received_dates})  # a clear error first
     lake = LakeFileSystem(spark, settings.lake_root)
@@ -448,7 +436,7 @@ def compact_arrival_days(spark: SparkSession, received_dates: list[str], setting
         report.landing_files = len(landing[day])
     landed = [day for day in days if landing[day]]
     if not landed:  # nothing arrived: the days have no bronze (the commit below does this for a range)
-        _commit(lake, settings, reports, landing, {})
+        _commit(lake, settings, reports, landing, {}, None, {})
         return list(reports.values())
 
     # shuffle partitions sized to the days (~128 MB each), so a big range never makes huge tasks
@@ -462,7 +450,7 @@ def compact_arrival_days(spark: SparkSession, received_dates: list[str], setting
     parsed = parse_lines(read_landing(spark, {day: [path for path, _ in landing[day]] for day in landed}), settings
                          ).persist(StorageLevel.DISK_ONLY)
     valid = parsed.where(F.col("problem").isNull())
-    earlier = _earlier_copies(spark, lake, bronze_root, days, landed, settings.dedup_window_days)
+    earlier = _received_before(spark, lake, days, landed, settings.dedup_window_days)
     repeated_ids = repeated_message_ids(valid, earlier).persist(StorageLevel.MEMORY_AND_DISK)
     repeated = F.broadcast(repeated_ids)
     copies = resolve_copies(valid.join(repeated, "message_id", "left_semi"),
@@ -484,7 +472,10 @@ def compact_arrival_days(spark: SparkSession, received_dates: list[str], setting
             copies.where(F.col("status") == "ok").drop("status").coalesce(1))  # the few kept copies: one file
         written = _write_bronze(lake, enrich_rows(accepted, lookups, settings), f"{staging}/bronze")
         _count_written(spark, f"{staging}/bronze", written, reports)
-        _commit(lake, settings, reports, landing, written)
+        (valid.select("message_id", "received_date").distinct().repartition("received_date")
+         .sortWithinPartitions("message_id").write.partitionBy("received_date").parquet(f"{staging}/message_ids"))
+        later = _without_later_copies(spark, lake, valid, days, settings.dedup_window_days, f"{staging}/later")
+        _commit(lake, settings, reports, landing, written, f"{staging}/message_ids", later)
         lake.delete(staging)
     finally:
         for frame in caches:
@@ -513,17 +504,51 @@ def _count_lines(parsed: DataFrame, copies: DataFrame, reports: dict[str, Compac
                               if reason in report.quarantined}
 
 
-def _earlier_copies(spark: SparkSession, lake: LakeFileSystem, bronze_root: str, days: list[str], landed: list[str],
-                    window_days: int) -> DataFrame | None:
-    """(message_id, received_date) of the bronze of the days within the dedup window before a landed day that
-    this run does not compact (the others it rewrites, and dedups against as it rewrites them)."""
+def _received_before(spark: SparkSession, lake: LakeFileSystem, days: list[str], landed: list[str],
+                     window_days: int) -> DataFrame | None:
+    """(message_id, received_date) of what the days within the dedup window before a landed day received, for
+    the days this run does not compact: their ``lake.MESSAGE_IDS`` record, and their bronze (which a day
+    compacted before the records existed has alone)."""
     before = sorted({(date.fromisoformat(day) - timedelta(days=back)).isoformat()
                      for day in landed for back in range(1, window_days + 1)} - set(days))
-    paths = [path for day in before for path in lake.glob(f"{bronze_root}/event_date=*/received_date={day}")]
-    if not paths:
-        return None
-    return (spark.read.option("basePath", bronze_root).parquet(*paths)
-            .select("message_id", F.col("received_date").cast("date").alias("received_date")))
+    bronze = [path for day in before for path in lake.glob(f"{lake.uri(*BRONZE_EVENTS)}/event_date=*/received_date={day}")]
+    records = [path for day in before for path in lake.glob(lake.uri(*MESSAGE_IDS, f"received_date={day}"))]
+    frames = [spark.read.option("basePath", root).parquet(*paths).select(
+        "message_id", F.col("received_date").cast("date").alias("received_date"))
+        for root, paths in ((lake.uri(*BRONZE_EVENTS), bronze), (lake.uri(*MESSAGE_IDS), records)) if paths]
+    return functools.reduce(DataFrame.unionByName, frames) if frames else None
+
+
+def _without_later_copies(spark: SparkSession, lake: LakeFileSystem, valid: DataFrame, days: list[str],
+                          window_days: int, staging: str) -> dict[str, dict[str, str | None]]:
+    """The bronze folders of arrival days after this run's (within the window, not in the run) that keep a copy
+    of an id a day of this run received in the window before them, written again without it: later day →
+    event day → staged folder (None: nothing left, delete it). Empty unless days were compacted out of order."""
+    run_days = set(days)
+    after = sorted({(date.fromisoformat(day) + timedelta(days=ahead)).isoformat()
+                    for day in days for ahead in range(1, window_days + 1)} - run_days)
+    folders = [path for day in after for path in lake.glob(f"{lake.uri(*BRONZE_EVENTS)}/event_date=*/received_date={day}")]
+    if not folders:
+        return {}
+    bronze = spark.read.option("basePath", lake.uri(*BRONZE_EVENTS)).parquet(*folders)
+    received = valid.select("message_id", F.col("received_date").alias("seen_on")).distinct()
+    dropped = (bronze.select("message_id", "event_date", "received_date").join(received, "message_id")
+               .where(F.datediff("received_date", "seen_on").between(1, window_days))
+               .select("message_id", "event_date", "received_date").distinct().persist())
+    try:
+        affected = {(str(row.received_date), str(row.event_date))
+                    for row in dropped.select("received_date", "event_date").distinct().collect()}
+        if not affected:
+            return {}
+        kept = bronze.join(F.broadcast(dropped), ["message_id", "event_date", "received_date"], "left_anti")
+        rewritten = _write_bronze(lake, kept.join(F.broadcast(dropped.select("event_date", "received_date").distinct()),
+                                                  ["event_date", "received_date"], "left_semi"), staging)
+    finally:
+        dropped.unpersist()
+    later: dict[str, dict[str, str | None]] = {}
+    for day, event_date in sorted(affected):
+        later.setdefault(day, {})[event_date] = rewritten.get(day, {}).get(event_date)
+    return later
 
 
 def _write_bronze(lake: LakeFileSystem, bronze: DataFrame, staging: str) -> dict[str, dict[str, str]]:
@@ -578,9 +603,11 @@ def _write_quarantine(lake: LakeFileSystem, parsed: DataFrame, staging: str) -> 
 
 
 def _commit(lake: LakeFileSystem, settings: Settings, reports: dict[str, CompactionReport],
-            landing: dict[str, list[tuple[str, int]]], written: dict[str, dict[str, str]]) -> None:
-    """Replace each day's bronze folders with the staged ones (a day without landing files loses its bronze), then
-    record the landing files the day's compaction read (``lake.compaction_record``), under the warehouse lock.
+            landing: dict[str, list[tuple[str, int]]], written: dict[str, dict[str, str]], message_ids: str | None,
+            later: dict[str, dict[str, str | None]]) -> None:
+    """Replace each day's bronze folders with the staged ones (a day without landing files loses its bronze) and
+    its record of received ids, replace the later days' folders that lost copies, then record the landing files
+    each day's compaction read (``lake.compaction_record``), all under the warehouse lock.
 
     What a reader sees: one that holds the warehouse lock (every dbt build does, see ``warehouse.lock``) sees
     every day of this run wholly old or wholly new, since the whole commit holds it. One that does not (an
@@ -591,13 +618,29 @@ def _commit(lake: LakeFileSystem, settings: Settings, reports: dict[str, Compact
     day looking unprocessed, and it is compacted again (idempotent), never skipped.
     """
     bronze_root = lake.uri(*BRONZE_EVENTS)
+    later_event_dates = sorted({event_date for folders in later.values() for event_date in folders})
     with warehouse_lock(settings, f"commit the bronze of arrival days {', '.join(reports)}"):
         for day, report in reports.items():
             report.bytes_written = _replace_arrival_day(lake, bronze_root, day, written.get(day, {}))
             report.event_dates = sorted(written.get(day, {}))
             report.bronze_paths = [f"{bronze_root}/event_date={d}/received_date={day}" for d in report.event_dates]
+            ids_record = lake.uri(*MESSAGE_IDS, f"received_date={day}")
+            if message_ids and lake.exists(f"{message_ids}/received_date={day}"):
+                lake.replace_folder(f"{message_ids}/received_date={day}", ids_record)
+            elif lake.exists(ids_record):
+                lake.delete(ids_record)
+        for day, folders in later.items():
+            for event_date, staged in folders.items():
+                target = f"{bronze_root}/event_date={event_date}/received_date={day}"
+                if staged is None:
+                    lake.delete(target)
+                else:
+                    lake.replace_folder(staged, target)
+        for day, report in reports.items():
+            report.later_event_dates = later_event_dates
             lake.write_text(lake.uri(*compaction_record(day)), json.dumps({
                 "landing_files": [landing_name(path) for path, _ in landing[day]],
+                "later_event_dates": later_event_dates,
                 "compacted_at": datetime.now(UTC).isoformat()}, indent=1))
 
 
@@ -616,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark_jobs.compact", description=__doc__.splitlines()[0])
     parser.add_argument("--received-date", action="append", required=True, type=utc_day,
                         help="an arrival day to compact (UTC); repeat it to compact several in one pass, with the "
-                             "rows compacting them one by one in date order gives")
+                             "rows compacting them one by one gives")
     add_report_option(parser)
     args = parser.parse_args(argv)
     return emit_report(compact(args.received_date), args.report)

@@ -23,7 +23,8 @@ from orchestration.lake.resources import SparkJobRunner
 # arrival of D, so even different partitions are not independent. It also keeps two Spark drivers from
 # sharing one machine's memory. Cost: backfills run one day at a time (raise the pool's limit on a cluster
 # once the jobs tolerate it). The pool serializes but does not order: runs requested together (a backfill,
-# a sensor tick at midnight) may compact day R before R-1, and then R is not deduplicated against R-1.
+# a sensor tick at midnight) may compact day R before R-1, which gives the same bronze and gold (compacting
+# R-1 drops its ids from R's bronze and names the event days to roll up again; see spark_jobs/compact.py).
 LAKE_POOL = "lake"
 # Spark jobs fail for passing reasons (a lost executor, a full disk being cleaned); a job that fails for
 # good fails three times, 10 s and 20 s apart. Re-running a day is idempotent.
@@ -111,12 +112,15 @@ def build_lake_assets(partitions_def: dg.DailyPartitionsDefinition) -> list[dg.A
 
 
 def event_dates_to_roll_up(lake_root: str, received_date: str) -> list[str]:
-    """The event days whose bronze has a ``received_date=…`` folder for this arrival day, plus gold days
-    left without any bronze (a re-run moved their events away), so their stale rollups are removed.
-    Read through ``lake.LakeReader``, so any lake URI works."""
+    """The event days whose bronze has a ``received_date=…`` folder for this arrival day, the event days of later
+    arrival days its compaction rewrote (a day compacted after a later one), plus gold days left without any
+    bronze (a re-run moved their events away), so their stale rollups are removed. Read through
+    ``lake.LakeReader``, so any lake URI works."""
     lake = LakeReader.open(lake_root)
+    record = lake.compaction_record(received_date)
     bronze_days = lake.folders(*BRONZE_EVENTS, prefix="event_date=")
     gold_days = lake.folders(*GOLD_ROLLUP, prefix="event_date=")
     arrived = {day for day in bronze_days
                if lake.is_folder(*BRONZE_EVENTS, f"event_date={day}", f"received_date={received_date}")}
-    return sorted(arrived | (set(gold_days) - set(bronze_days)))
+    rewritten = set(record.later_event_dates) if record else set()
+    return sorted(arrived | rewritten | (set(gold_days) - set(bronze_days)))

@@ -16,9 +16,11 @@ import pytest
 from analytics_settings import load_settings
 from collector.landing import LandingZone, sealed_files
 from lake import LakeReader
+from orchestration.lake.assets import event_dates_to_roll_up
 from spark_jobs import compact as compaction
 from spark_jobs.compact import compact_arrival_day
 from spark_jobs.enrich import salted_hash
+from spark_jobs.rollup import rollup_days
 from tests.conftest import start_lock_holder
 
 R1, R2 = "2026-11-10", "2026-11-11"
@@ -230,12 +232,13 @@ def test_rollup_of_an_event_day(spark, settings, tmp_path):
     assert rollup_days(spark, ["2026-11-10"], settings).rows == report.rows  # idempotent
 
 
-# A range of arrival days, compacted in one pass and day by day. Dedup window of 2 days; D0 is compacted
-# before the range. Expected (hand-computed, compacting in date order):
-#   a: D0, D1          → kept on D0 (D1's copy: the bronze of D0 holds it)
+# A range of arrival days, compacted in one pass, day by day, and out of order. Dedup window of 2 days; D0 is
+# compacted before the range. A day's copy is dropped when a day in the 2 days before it received the id
+# (kept there or not). Expected (hand-computed):
+#   a: D0, D1          → kept on D0 (D1's copy: D0 received it)
 #   b: D1, D2          → kept on D1
-#   c: D1, D3, D4      → kept on D1 and D4 (D3 is 2 days after D1: dropped; D4 is 3 days after the last
-#                        day that kept it, D1, so D3's dropped copy does not hide it)
+#   c: D1, D3, D4      → kept on D1 (D3 is 2 days after D1: dropped; D4 is 1 day after D3, which received it:
+#                        dropped, though D3 dropped its copy)
 #   d: D1 twice, D2    → D1's earlier copy kept, its later copy and D2's dropped
 #   e: D0, D4          → kept on both (4 days apart)
 #   g: arrives on D3 with an event time on D1 (late)
@@ -251,13 +254,13 @@ RANGE_LINES = {
     D4: [event("c", f"{D4}T10:00:00.000Z"), event("e", f"{D4}T10:01:00.000Z"), event("f4", f"{D4}T10:02:00.000Z")],
 }
 RANGE_BRONZE = {("a", D0, D0), ("e", D0, D0), ("b", D1, D1), ("c", D1, D1), ("d", D1, D1), ("f1", D1, D1),
-                ("f2", D2, D2), ("g", D3, D1), ("c", D4, D4), ("e", D4, D4), ("f4", D4, D4)}
+                ("f2", D2, D2), ("g", D3, D1), ("e", D4, D4), ("f4", D4, D4)}
 # (rows_in, duplicates_within_day, duplicates_across_days, rows_out, late_events, quarantined, event_dates)
 RANGE_REPORTS = {
     D1: (6, 1, 1, 4, 0, {}, [D1]),
     D2: (4, 0, 2, 1, 0, {"unparseable_line": 1}, [D2]),
     D3: (2, 0, 1, 1, 1, {}, [D1]),
-    D4: (3, 0, 0, 3, 0, {}, [D4]),
+    D4: (3, 0, 1, 2, 0, {}, [D4]),
 }
 
 
@@ -302,7 +305,7 @@ def test_a_range_in_one_pass_equals_its_days_one_by_one(spark, tmp_path):
     assert [report_of_rows(r) for r in one_pass] == [report_of_rows(r) for r in day_by_day]
     combined = compaction.CompactionReport.combine(one_pass)
     assert (combined.received_date, combined.rows_in, combined.rows_out, combined.event_dates) == (
-        f"{D1}..{D4}", 15, 9, [D1, D2, D4])
+        f"{D1}..{D4}", 15, 8, [D1, D2, D4])
     assert report_of_rows(combined) == report_of_rows(compaction.CompactionReport.combine(day_by_day))
 
     rows = {(row["message_id"], str(row["received_date"]), str(row["event_date"])): row
@@ -319,7 +322,7 @@ def test_a_range_in_one_pass_equals_its_days_one_by_one(spark, tmp_path):
     files = files_of(tmp_path / "one/lake")
     compaction.compact_arrival_days(spark, RANGE, in_one)
     assert files_of(tmp_path / "one/lake") == files
-    assert compact_arrival_day(spark, D4, in_one).rows_out == 3
+    assert compact_arrival_day(spark, D4, in_one).rows_out == 2
     assert bronze_table(tmp_path / "one/lake") == bronze_table(tmp_path / "by-day/lake")
 
 
@@ -338,13 +341,13 @@ def test_rollup_of_several_days_in_one_pass(spark, tmp_path):
     (gold / f"event_date={D3}").mkdir(parents=True)  # a stale rollup: no event happened on D3 any more
     report = rollup_days(spark, [D4, D3, D1, D2], settings)
     assert report.event_dates == [D1, D2, D3, D4]
-    assert (report.rows, report.events) == ({D1: 1, D2: 1, D3: 0, D4: 1}, {D1: 5, D2: 1, D3: 0, D4: 3})
+    assert (report.rows, report.events) == ({D1: 1, D2: 1, D3: 0, D4: 1}, {D1: 5, D2: 1, D3: 0, D4: 2})
     assert sorted(path.name for path in gold.iterdir()) == [f"event_date={D1}", f"event_date={D2}", f"event_date={D4}"]
     rows = duckdb.sql(f"select event_date, event_name, country, device_type, events, unique_users, revenue from "
                       f"read_parquet('{gold}/*/*.parquet', hive_partitioning=true) order by all").fetchall()
     assert [(str(day), *rest) for day, *rest in rows] == [
         (D1, "Button Clicked", "unknown", "other", 5, 1, 0.0), (D2, "Button Clicked", "unknown", "other", 1, 1, 0.0),
-        (D4, "Button Clicked", "unknown", "other", 3, 1, 0.0)]
+        (D4, "Button Clicked", "unknown", "other", 2, 1, 0.0)]
     assert [path.name for path in (gold / f"event_date={D1}").iterdir()] == ["part-00000.snappy.parquet"]
     assert rollup_days(spark, [D1, D2, D3, D4], settings).rows == report.rows  # idempotent
     assert not list((tmp_path / "lake/_staging").iterdir())
@@ -390,3 +393,30 @@ def test_commit_waits_for_a_build_and_records_the_files_it_read(spark, settings,
 
 def landed_names(lake: Path, day: str) -> list[str]:
     return [str(path.relative_to(lake / "landing")) for path in sealed_files(lake / "landing", day)]
+
+
+def gold_table(lake: Path) -> list[tuple]:
+    return duckdb.sql(f"select * from read_parquet('{lake}/gold/daily_event_rollup/*/*.parquet', "
+                      "hive_partitioning=true) order by all").fetchall()
+
+
+def test_arrival_days_out_of_order_give_the_bronze_and_gold_of_date_order(spark, tmp_path):
+    """Days compacted in reverse (a backfill's queued runs), each followed by the rollup its gold asset runs, give
+    the bronze and gold of one pass over every day (the same rows as date order, tested above): the earlier day
+    compacted last drops its ids from the later days' bronze and names their event days for the rollup."""
+    reverse, one_pass = range_settings(tmp_path / "reverse"), range_settings(tmp_path / "one")
+    for day in [*reversed(RANGE), D0]:
+        report = compact_arrival_day(spark, day, reverse)
+        rollup_days(spark, event_dates_to_roll_up(reverse.lake_root, day), reverse)
+    assert report.later_event_dates == [D1]  # D0 dropped a's copy from D1's bronze
+    reports = compaction.compact_arrival_days(spark, [D0, *RANGE], one_pass)
+    assert all(report.later_event_dates == [] for report in reports)
+    rollup_days(spark, [D0, D1, D2, D3, D4], one_pass)
+
+    assert {(row["message_id"], str(row["received_date"]), str(row["event_date"]))
+            for row in bronze_rows_with_days(tmp_path / "reverse/lake")} == RANGE_BRONZE
+    assert bronze_table(tmp_path / "reverse/lake") == bronze_table(tmp_path / "one/lake")
+    assert gold_table(tmp_path / "reverse/lake") == gold_table(tmp_path / "one/lake")
+    events = duckdb.sql(f"select event_date::varchar, sum(events) from read_parquet('{tmp_path}/reverse/lake/gold/"
+                        "daily_event_rollup/*/*.parquet', hive_partitioning=true) group by all order by all").fetchall()
+    assert events == [(D0, 2), (D1, 5), (D2, 1), (D4, 2)]  # every messageId once: a e | b c d f1 g | f2 | e f4
