@@ -262,20 +262,23 @@ def retention_counts(activity: pd.DataFrame) -> dict:
     return counts
 
 
-def funnel_entries(tracks: pd.DataFrame, steps: list[str], window: pd.Timedelta) -> list[int]:
-    """Users entering each step: step 1 at a user's first step-1 event, each next step at the first of its
-    events at or after the previous step, within ``window`` of step 1."""
-    reached = (tracks[tracks.event_name == steps[0]].groupby("key", as_index=False).time.min()
-               .rename(columns={"time": "entered_at"}))
+def funnel_entries(tracks: pd.DataFrame, steps: list[str], window: pd.Timedelta, entry: str) -> list[int]:
+    """Users entering each step. A user enters at their first step-1 event (``entry`` ``first_ever``) or at the
+    first one of each day they do step 1 (``each_in_range``); each next step is the first of its events at or
+    after the previous step and before step 1 + ``window``; a user counts once per step, whichever entry got there."""
+    first_steps = tracks[tracks.event_name == steps[0]].assign(day=lambda frame: frame.time.dt.floor("D"))
+    entries_of = ["key"] if entry == "first_ever" else ["key", "day"]
+    reached = (first_steps.groupby(entries_of, as_index=False).time.min()
+               .rename(columns={"time": "entered_at"})[["key", "entered_at"]])
     reached["previous_at"] = reached.entered_at
-    entries = [len(reached)]
+    entries = [reached.key.nunique()]
     for step in steps[1:]:
         candidates = tracks[tracks.event_name == step].merge(reached, on="key")
         candidates = candidates[(candidates.time >= candidates.previous_at)
-                                & (candidates.time <= candidates.entered_at + window)]
+                                & (candidates.time < candidates.entered_at + window)]
         reached = (candidates.groupby(["key", "entered_at"], as_index=False).time.min()
                    .rename(columns={"time": "previous_at"}))
-        entries.append(len(reached))
+        entries.append(reached.key.nunique())
     return entries
 
 
@@ -289,7 +292,8 @@ def reference_counts(events: pd.DataFrame, variables: dict) -> dict:
     tracks = pd.DataFrame({"key": keys, "event_name": events.event_name, "time": events.event_time})[
         human & (events.event_type == "track")]
     funnels = {funnel["name"]: funnel_entries(tracks, funnel["steps"],
-                                              pd.Timedelta(days=int(funnel["conversion_window_days"])))
+                                              pd.Timedelta(days=int(funnel["conversion_window_days"])),
+                                              funnel.get("entry", "each_in_range"))
                for funnel in variables["funnels"]}
     return {"events": len(events), "sessions": sessions, "identity_links": links,
             "funnels": dict(sorted(funnels.items())), "retention": retention_counts(activity)}

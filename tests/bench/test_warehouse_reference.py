@@ -58,6 +58,25 @@ def test_a_run_longer_than_the_limit_is_sliced():
     assert reference_counts(steady, VARIABLES)["sessions"] == 2
 
 
+def test_a_funnel_enters_once_or_on_each_day_of_its_first_step():
+    # u1 signs up on Monday and does nothing else; signs up again on Wednesday and verifies 23 h later
+    # (inside the one-day window of Wednesday's entry, far outside Monday's)
+    events = frame([
+        event("f1", "track", "2024-03-04 10:00", user="u1", name="Signed Up"),
+        event("f2", "track", "2024-03-06 08:00", user="u1", name="Signed Up"),
+        event("f3", "track", "2024-03-06 09:00", user="u1", name="Signed Up"),  # not a new entry: same day
+        event("f4", "track", "2024-03-07 07:00", user="u1", name="Email Verified"),
+        # u2 verifies exactly one day after signing up: the window is half-open, so that is too late
+        event("f5", "track", "2024-03-04 10:00", user="u2", name="Signed Up"),
+        event("f6", "track", "2024-03-05 10:00", user="u2", name="Email Verified"),
+    ])
+    funnel = VARIABLES["funnels"][0]
+    each_day = {**VARIABLES, "funnels": [{**funnel, "entry": "each_in_range"}]}
+    first_ever = {**VARIABLES, "funnels": [{**funnel, "entry": "first_ever"}]}
+    assert reference_counts(events, each_day)["funnels"] == {"signup": [2, 1, 0]}
+    assert reference_counts(events, first_ever)["funnels"] == {"signup": [2, 0, 0]}
+
+
 def test_a_mismatch_is_named():
     counts = reference_counts(EVENTS, VARIABLES)
     assert print_sanity({"full": {"counts": counts}, "reference": {"counts": counts}}) == []
