@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             print(stage_line("traffic", f"{landed:,} events landed, {accepted:,} via the collector, {later:,} later",
                              time.perf_counter() - step), file=out)
         run_chain(settings, out)
-        lines = headlines(settings.served_warehouse, getattr(settings, "reporting_currency", "USD"))
+        lines = headlines(settings.served_warehouse, settings.reporting_currency)
     print("\nheadlines (the metrics module, over everything served)")
     print("\n".join(lines))
     dbt_docs_port, quality_docs_port = _docs_ports()
