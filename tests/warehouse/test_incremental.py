@@ -62,7 +62,8 @@ def test_daily_runs_equal_a_full_refresh(tmp_path: Path, golden_lake: Path, gold
     assert query(settings.served_warehouse, "select sum(events), sum(orders), sum(order_revenue) "
                                             "from marts.fct_event_counts_daily") == query(
         settings.served_warehouse, "select count(*), count(*) filter (where event_name = 'Order Completed'), "
-                                   "sum(revenue) filter (where event_name = 'Order Completed') from marts.fct_events")
+                                   "sum(reporting_revenue) filter (where event_name = 'Order Completed') "
+                                   "from marts.fct_events")
 
     run_and_publish(settings, days[-3], days[-1])  # the last days once more
     assert differences(settings.served_warehouse, golden_warehouse) == {}
