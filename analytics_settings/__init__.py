@@ -39,6 +39,14 @@ class PiiPolicy(BaseModel):
     hash_identifiers: bool = False
 
 
+@dataclass(frozen=True)
+class ApiKey:
+    """A client of the HTTP API (named in its logs) and the bearer token it presents."""
+
+    name: str
+    key: SecretStr
+
+
 DEFAULT_PII_POLICY = PiiPolicy()
 DEFAULT_SALT = "analytics-stack-public-salt"  # public: production sets ANALYTICS_PII_SALT
 
@@ -105,6 +113,27 @@ class Settings(BaseSettings):
     landing_max_silence_minutes: int = Field(
         default=60, description="Longer without a newly sealed landing file fails the landing freshness check.")
 
+    churn_activity_days: int = Field(
+        default=28, ge=1, description="The churn population at D: users with a non-bot session in this many days before D.")
+    churn_horizon_days: int = Field(
+        default=14, ge=1, description="A user of the population churned when they have no session in this many days from D.")
+    ltv_horizon_days: int = Field(default=90, ge=1, description="Days of future revenue the lifetime value predicts.")
+    churn_min_auc: float = Field(
+        default=0.75, gt=0.5, le=1.0, description="A churn model below this ROC AUC is recorded but not registered.")
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking and registry store; `sqlite:///<data_dir>/mlflow/mlflow.db` "
+                                  "(artifacts in `<data_dir>/mlflow/artifacts`) if unset, a tracking server at scale.")
+    mlflow_ui_port: int = Field(default=5000, description="Port of the MLflow UI that `make up` serves on 127.0.0.1.")
+    drift_psi_threshold: float = Field(
+        default=0.2, gt=0, description="Population stability index of the score or a top feature above which "
+                                       "retraining is requested.")
+    champion_max_age_days: int = Field(
+        default=7, ge=1, description="A champion older than this is retrained by the drift sensor.")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_keys: Annotated[tuple[ApiKey, ...], NoDecode] = Field(
+        default=(), description="Comma-separated `name=key` pairs of the HTTP API's read keys (bearer tokens).")
+
     pii_salt: SecretStr = Field(default=SecretStr(DEFAULT_SALT),
                                 description="Key of every salted hash (identifiers, visitor ids of access "
                                             "logs); set a secret of your own in production.")
@@ -141,18 +170,12 @@ class Settings(BaseSettings):
     @field_validator("write_keys", mode="before")
     @classmethod
     def _parse_write_keys(cls, raw: object) -> object:
-        if not isinstance(raw, str):
-            return raw
-        pairs = []
-        for item in filter(None, (part.strip() for part in raw.split(","))):
-            source_id, sep, key = item.partition("=")
-            if not sep or not source_id.strip() or not key.strip():
-                raise ValueError(
-                    f"ANALYTICS_WRITE_KEYS item {item.split('=')[0]!r}=… is not a `source=key` pair; "
-                    "write it as e.g. ANALYTICS_WRITE_KEYS=web=wk_web,backend=wk_backend"
-                )
-            pairs.append(WriteKey(source_id.strip(), SecretStr(key.strip())))
-        return tuple(pairs)
+        return _secret_pairs(raw, "ANALYTICS_WRITE_KEYS", "source", WriteKey, "web=wk_web,backend=wk_backend")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_api_keys(cls, raw: object) -> object:
+        return _secret_pairs(raw, "ANALYTICS_API_KEYS", "name", ApiKey, "dashboard=k_dash,etl=k_etl")
 
     @property
     def lake_root(self) -> str:
@@ -168,6 +191,16 @@ class Settings(BaseSettings):
                 "on local disk (sync the landing zone to object storage with your tool of choice)"
             )
         return Path(self.lake_root.removeprefix("file://"))
+
+    @property
+    def mlflow_uri(self) -> str:
+        """Where MLflow tracks runs and keeps the registry: SQLite under the data folder unless set."""
+        return self.mlflow_tracking_uri or f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        """Where the default local MLflow store keeps run artifacts (models, plots)."""
+        return self.data_dir / "mlflow" / "artifacts"
 
     @property
     def served_warehouse(self) -> Path:
@@ -187,6 +220,20 @@ class Settings(BaseSettings):
             if hmac.compare_digest(write_key.key.get_secret_value().encode(), presented.encode()):
                 found = write_key.source_id
         return found
+
+
+def _secret_pairs(raw: object, variable: str, label: str, pair: type, example: str) -> object:
+    """``a=key1,b=key2`` as ``pair(name, SecretStr(key))`` tuples, with an error naming the bad item."""
+    if not isinstance(raw, str):
+        return raw
+    pairs = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, sep, key = item.partition("=")
+        if not sep or not name.strip() or not key.strip():
+            raise ValueError(f"{variable} item {item.split('=')[0]!r}=… is not a `{label}=key` pair; "
+                             f"write it as e.g. {variable}={example}")
+        pairs.append(pair(name.strip(), SecretStr(key.strip())))
+    return tuple(pairs)
 
 
 def load_settings(**overrides: object) -> Settings:
