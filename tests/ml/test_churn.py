@@ -20,7 +20,9 @@ from ml.features import CATEGORICAL_FEATURES, FEATURE_NAMES
 from ml.population import snapshot_dates
 from tests.conftest import ML, MlWarehouse, warehouse_settings
 
-pytestmark = pytest.mark.slow
+# the ml_warehouse fixture costs ~3 minutes on a quiet 2-core machine, and its setup counts in the first test's
+# timeout: room for a busy one
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 ML_HORIZON_DAYS = 14  # ANALYTICS_CHURN_HORIZON_DAYS's default, which the settings below keep
 
 

@@ -33,7 +33,9 @@ from ml.population import (
 from tests.conftest import ML, MlWarehouse, arrival_days_of, warehouse_settings
 from warehouse import build_and_publish
 
-pytestmark = pytest.mark.slow
+# the ml_warehouse fixture costs ~3 minutes on a quiet 2-core machine, and its setup counts in the first test's
+# timeout: room for a busy one
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 AS_OF = ML.start + timedelta(days=35)  # 2024-02-05: five weeks in, every visitor has arrived
 GAP = timedelta(minutes=30)
