@@ -221,25 +221,39 @@ def naive_prediction(features: pd.DataFrame, days: int) -> np.ndarray:
     return np.where(age > 0, revenue / np.where(age > 0, age, 1.0), 0.0) * days
 
 
-def ltv_figures(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """RMSE, MAE, Spearman, totals and the share of revenue the top 10% of predicted users bring."""
+def rank_correlation(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Spearman's rho; 0 when either side is constant (no ranking to compare)."""
+    return float(spearmanr(actual, predicted).statistic) if np.ptp(actual) and np.ptp(predicted) else 0.0
+
+
+def ltv_figures(actual: np.ndarray, predicted: np.ndarray, buyers: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE, Spearman (over everyone, and over the users who ordered before D), totals and the share of
+    revenue the top 10% of predicted users bring.
+
+    Most users never order, so the overall Spearman mostly measures how a model orders the many users whose
+    actual revenue is a tie at zero: a model that gives every non-buyer the same value (the naive baseline's
+    0) is hard to beat on it; ``buyers_spearman`` is the ranking of the existing customers."""
     actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
     error = predicted - actual
     top = np.argsort(-predicted, kind="stable")[: math.ceil(len(actual) / 10)]
     total_actual, total_predicted = float(actual.sum()), float(predicted.sum())
     # With no revenue at all in the window, any predicted revenue is infinitely off.
     total_error = total_predicted / total_actual - 1 if total_actual else (math.inf if total_predicted else 0.0)
-    rank_correlation = spearmanr(actual, predicted).statistic if np.ptp(actual) and np.ptp(predicted) else 0.0
     return {
         "rmse": float(np.sqrt(np.mean(error ** 2))),
         "mae": float(np.mean(np.abs(error))),
-        "spearman": float(rank_correlation),
+        "spearman": rank_correlation(actual, predicted),
+        "buyers_spearman": rank_correlation(actual[buyers], predicted[buyers]),
         "total_predicted": total_predicted,
         "total_actual": total_actual,
         "total_error": total_error,
         "top_decile_revenue_share": float(actual[top].sum() / total_actual) if total_actual else 0.0,
         "users": float(len(actual)),
     }
+
+
+def past_buyers(features: pd.DataFrame) -> np.ndarray:
+    return features["order_days_lifetime"].fillna(0.0).to_numpy(float) > 0
 
 
 def choose_candidate(figures: dict[str, dict[str, float]]) -> str:
@@ -341,7 +355,7 @@ class LtvKind:
         models, figures = compare(evaluation, training, horizon_days, btyd)
         chosen = choose_candidate(figures)
         actual = evaluation["future_revenue"].to_numpy(float)
-        baseline = ltv_figures(actual, naive_prediction(evaluation, window.observed_days))
+        baseline = ltv_figures(actual, naive_prediction(evaluation, window.observed_days), past_buyers(evaluation))
         candidate = figures[chosen]
         gate_failures = [] if candidate["rmse"] < baseline["rmse"] else [
             f"{chosen} RMSE {candidate['rmse']:.4f} does not beat the naive baseline's {baseline['rmse']:.4f}"]
@@ -370,7 +384,7 @@ class LtvKind:
         """The figures of ``model`` on the window: its prediction for exactly the observed days."""
         observed_days = int(evaluation_data["observed_days"].iloc[0])
         predicted = model.predict(evaluation_data, horizon_days=observed_days)  # type: ignore[call-arg]
-        return ltv_figures(evaluation_data["future_revenue"].to_numpy(float), predicted)
+        return ltv_figures(evaluation_data["future_revenue"].to_numpy(float), predicted, past_buyers(evaluation_data))
 
 
 KIND = LtvKind()

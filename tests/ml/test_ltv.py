@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
+from analytics_settings import Settings
+from ml import training
 from ml.features import CATEGORICAL_FEATURES, FEATURE_NAMES
 from ml.ltv import (
     KIND,
@@ -25,6 +28,9 @@ from ml.ltv import (
     naive_prediction,
     transaction_summary,
 )
+from ml.population import first_provisional_day
+from ml.registry import TrainedModel, load_model
+from tests.conftest import MlWarehouse, warehouse_settings
 
 TRUE_ORDERS = {"r": 0.6, "alpha": 12.0, "a": 0.9, "b": 3.0}  # BG/NBD: purchase rate ~ Gamma(r, alpha), dropout ~ Beta(a, b)
 TRUE_SPEND = {"p": 4.0, "q": 5.0, "v": 80.0}  # Gamma-Gamma: mean spend p*v/(q-1) = 80
@@ -141,7 +147,8 @@ def test_closed_forms_equal_pymc_marketing(population: pd.DataFrame) -> None:
 def test_figures_by_hand() -> None:
     actual = np.array([0.0, 10.0, 0.0, 30.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 20.0])
     predicted = np.array([1.0, 8.0, 2.0, 20.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 25.0])
-    figures = ltv_figures(actual, predicted)
+    buyers = np.array([False, True, False, True, False, False, False, False, False, True, True])
+    figures = ltv_figures(actual, predicted, buyers)
     # errors 1, -2, 2, -10, 0 x6, 5: squares 1+4+4+100+25 = 134 over 11 users
     assert figures["rmse"] == pytest.approx(np.sqrt(134 / 11))
     assert figures["mae"] == pytest.approx(20 / 11)
@@ -150,6 +157,8 @@ def test_figures_by_hand() -> None:
     # the top 10% of 11 users is 2 users (rounded up): predicted 25 and 20, who brought 20 + 30 of 60
     assert figures["top_decile_revenue_share"] == pytest.approx(50 / 60)
     assert figures["users"] == 11.0
+    # buyers: actual 10, 30, 0, 20 (ranks 2, 4, 1, 3), predicted 8, 20, 0, 25 (ranks 2, 3, 1, 4): d^2 = 0+1+0+1
+    assert figures["buyers_spearman"] == pytest.approx(1 - 6 * 2 / (4 * (16 - 1)))
 
 
 def test_naive_baseline_is_the_past_revenue_rate_times_the_window() -> None:
@@ -198,3 +207,55 @@ def test_short_history_uses_bg_nbd_alone_on_the_observed_days(population: pd.Dat
     observed = trained.model.predict(evaluation, horizon_days=20)
     assert trained.figures["total_predicted"] == pytest.approx(observed.sum())
     assert (trained.model.predict(evaluation) > observed).all()  # the registered model predicts 90 days
+
+
+@pytest.fixture(scope="module")
+def ml_settings(ml_warehouse: MlWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The generated warehouse's settings, with an MLflow store of this module's own."""
+    settings = warehouse_settings(ml_warehouse.data_dir, ml_warehouse.data_dir / "lake", "warehouse")
+    return settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("ltv")})
+
+
+@pytest.fixture(scope="module")
+def nine_weeks(ml_settings: Settings) -> TrainedModel:
+    return KIND.train(ml_settings)  # the 90-day horizon never closed in nine weeks
+
+
+def test_on_nine_weeks_bg_nbd_alone_beats_the_naive_baseline_on_the_observed_half(
+        ml_settings: Settings, nine_weeks: TrainedModel) -> None:
+    with duckdb.connect(str(ml_settings.served_warehouse), read_only=True) as connection:
+        first_open = first_provisional_day(connection, ml_settings)
+        (first_day,) = connection.execute("select min(event_date) from marts.fct_events").fetchall()[0]
+    observed = (first_open - first_day).days // 2
+    trained = nine_weeks
+    print(trained.params, trained.figures, trained.baseline_figures)
+    assert trained.evaluation_date == first_open - timedelta(days=observed)
+    assert trained.params["model"] == "bg_nbd_gamma_gamma" and trained.figures["observed_days"] == observed
+    assert trained.figures["total_actual"] == pytest.approx(trained.evaluation_data["future_revenue"].sum())
+    assert trained.figures["rmse"] < trained.baseline_figures["rmse"]
+    assert trained.figures["buyers_spearman"] > trained.baseline_figures["buyers_spearman"]
+    assert trained.gate_failures == []
+
+
+def test_a_run_registers_the_model_and_the_champion_scores_as_trained(
+        ml_settings: Settings, nine_weeks: TrainedModel) -> None:
+    outcome = training.run(KIND, ml_settings)
+    champion = load_model("ltv", ml_settings)
+    assert (outcome.version, outcome.alias, champion.version) == (1, "champion", 1)
+    assert outcome.figures == nine_weeks.figures  # same data, same figures
+    assert KIND.evaluate(champion.model, nine_weeks.evaluation_data) == {
+        name: value for name, value in nine_weeks.figures.items() if name in KIND.evaluate(
+            nine_weeks.model, nine_weeks.evaluation_data)}
+    predicted = champion.model.predict(nine_weeks.evaluation_data[FEATURE_NAMES])
+    assert len(predicted) == len(nine_weeks.evaluation_data) and (predicted >= 0).all()
+
+
+def test_on_nine_weeks_with_a_21_day_horizon_lightgbm_joins_and_runs_repeat(ml_settings: Settings) -> None:
+    settings = ml_settings.model_copy(update={"ltv_horizon_days": 21})
+    trained = KIND.train(settings)
+    print(trained.params, trained.figures, trained.baseline_figures)
+    assert trained.params["training_dates"]
+    assert trained.figures["observed_days"] == 21.0
+    assert "lightgbm_rmse" in trained.figures
+    assert trained.figures["rmse"] < trained.baseline_figures["rmse"] and trained.gate_failures == []
+    assert KIND.train(settings).figures == trained.figures

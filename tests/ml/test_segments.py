@@ -7,13 +7,19 @@ warehouse twice.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
+from ml import training
+from ml.population import scoring_date
+from ml.registry import load_model
 from ml.segments import KIND, SEGMENT_FEATURES, fit_segments, unique_names
+from tests.conftest import MlWarehouse, warehouse_settings
 
 # group -> (users, {feature: (low, high)}) drawn uniformly; unlisted features are 0
 GROUPS = {
@@ -99,3 +105,21 @@ def test_a_segment_the_champion_did_not_have_is_named_afresh_and_uniquely() -> N
 def test_unique_names_number_repeats_by_size() -> None:
     assert unique_names(["fading", "fading", "loyal buyers"], np.array([10, 20, 5]), taken={"loyal buyers"}) == [
         "fading 2", "fading", "loyal buyers 2"]
+
+
+def test_on_the_generated_warehouse_segments_repeat_and_keep_their_names_a_week_later(
+        ml_warehouse: MlWarehouse, tmp_path: Path) -> None:
+    settings = warehouse_settings(ml_warehouse.data_dir, ml_warehouse.data_dir / "lake", "warehouse")
+    settings = settings.model_copy(update={"data_dir": tmp_path})  # an empty MLflow store: no champion yet
+    with duckdb.connect(str(settings.served_warehouse), read_only=True) as connection:
+        week_before = scoring_date(connection) - timedelta(days=7)
+    first = training.run(KIND, settings, as_of=week_before)
+    champion = load_model("segments", settings).model
+    assert first.alias == "champion" and 3 <= first.figures["k"] <= 8
+    again = KIND.train(settings, as_of=week_before)  # matched to the champion: itself
+    assert again.params["matched_previous"] is True
+    assert again.figures == first.figures and again.model.names == champion.names
+    later = KIND.train(settings)
+    print(first.figures, champion.names, later.params, later.figures, later.tables["segment_profiles"].to_string())
+    print(fit_segments(later.training_data)[0].names)
+    assert set(later.model.names) == set(champion.names)
