@@ -45,18 +45,21 @@ def spark():
 @pytest.fixture(scope="session")
 def golden_data_dir(tmp_path_factory: pytest.TempPathFactory, spark) -> Path:
     """A data folder whose lake holds the golden dataset's landing files, bronze and gold and whose `truth/`
-    holds the generator's ground truth.
-
-    Every arrival day is compacted in one pass and every event day rolled up in one more: the same bronze and
-    gold as the daily runs give (tests/spark_jobs/test_compact.py proves a range equals its days one by one),
-    in a tenth of the time (a Spark pass costs ~10 s of jobs whatever the size of a day)."""
+    holds the generator's ground truth."""
     data_dir = tmp_path_factory.mktemp("golden")
     lake = data_dir / "lake"
     generate(GOLDEN, LandingSink(lake, "web", writer_id="golden"), data_dir / "truth")
-    settings = load_settings(data_dir=data_dir, spark_shuffle_partitions=2)
-    reports = compact_arrival_days(spark, arrival_days_of(lake), settings)
-    rollup_days(spark, sorted({day for report in reports for day in report.event_dates}), settings)
+    compact_every_arrival_day(spark, load_settings(data_dir=data_dir, spark_shuffle_partitions=2))
     return data_dir
+
+
+def compact_every_arrival_day(spark, settings: Settings) -> None:
+    """Compact every landed arrival day of the settings' lake in one pass and roll up the event days they hold
+    in one more: the bronze and gold of the daily runs (tests/spark_jobs/test_compact.py proves a range equals
+    its days one by one) in a fraction of the time, since a Spark pass costs ~10 s of jobs whatever a day's
+    size (the golden lake's 18 days one by one took over 5 minutes)."""
+    reports = compact_arrival_days(spark, arrival_days_of(settings.lake_path), settings)
+    rollup_days(spark, sorted({day for report in reports for day in report.event_dates}), settings)
 
 
 @pytest.fixture(scope="session")
