@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import shutil
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -19,6 +18,7 @@ import pytest
 from analytics_settings import load_settings
 from collector.generator.truth import EXCHANGE_RATES, convert, read_exchange_rates
 from tests.conftest import query, warehouse_settings
+from tests.warehouse.conftest import serve_a_copy
 from warehouse import build_and_publish, build_args
 from warehouse.project import DBT_PROJECT_DIR, run_dbt
 
@@ -91,8 +91,7 @@ def test_a_changed_reporting_currency_needs_a_full_refresh(tmp_path: Path, golde
     """The served warehouse is in USD; a daily run in EUR fails its test and publishes nothing; a full refresh
     converts every order to euros: each day's revenue equals the truth's orders converted in Python."""
     settings = warehouse_settings(tmp_path, golden_lake, "served").model_copy(update={"reporting_currency": "EUR"})
-    settings.served_warehouse.parent.mkdir(parents=True)
-    shutil.copyfile(golden_warehouse, settings.served_warehouse)
+    serve_a_copy(golden_warehouse, settings)
     before = settings.served_warehouse.read_bytes()
     with pytest.raises(RuntimeError, match="dbt build"):
         build_and_publish(settings, "2024-03-21", "2024-03-21")

@@ -19,6 +19,7 @@ import pytest
 from data_quality.registry import GATES
 from tests.conftest import arrival_days_of, query, warehouse_settings
 from tests.data_quality.crafting import rewrite_parquet
+from tests.warehouse.conftest import serve_a_copy
 from warehouse import build_and_publish
 from warehouse.project import dbt_environment
 from warehouse.publish import QualityGateFailed
@@ -31,10 +32,10 @@ def digest(path: Path) -> str:
 
 
 def test_a_reader_keeps_answering_during_a_build_and_sees_the_new_data_after_reattaching(
-        tmp_path: Path, golden_lake: Path):
+        tmp_path: Path, golden_lake: Path, golden_first_week: Path):
     settings = warehouse_settings(tmp_path, golden_lake, "served")
     days = arrival_days_of(golden_lake)
-    build_and_publish(settings, days[0], days[6])
+    serve_a_copy(golden_first_week, settings)
     [(first_count,)] = query(settings.served_warehouse, "select count(*) from marts.fct_events")
 
     reader = duckdb.connect(str(settings.served_warehouse), read_only=True)
@@ -57,12 +58,12 @@ def test_a_reader_keeps_answering_during_a_build_and_sees_the_new_data_after_rea
     assert not settings.build_warehouse.exists()
 
 
-def test_a_failing_dbt_test_stops_the_publish(tmp_path: Path, golden_lake: Path):
+def test_a_failing_dbt_test_stops_the_publish(tmp_path: Path, golden_lake: Path, golden_warehouse: Path):
     lake = tmp_path / "lake"
     shutil.copytree(golden_lake / "bronze", lake / "bronze")
     shutil.copytree(golden_lake / "gold", lake / "gold")
     settings = warehouse_settings(tmp_path, lake, "served")
-    build_and_publish(settings)
+    serve_a_copy(golden_warehouse, settings)  # the full build of this lake, built once
     before = digest(settings.served_warehouse)
 
     # An arrival day whose only event has no id: staging keeps it, the grain test on fct_events fails.

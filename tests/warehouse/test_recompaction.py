@@ -13,6 +13,7 @@ from analytics_settings import load_settings
 from spark_jobs.compact import compact_arrival_day
 from spark_jobs.rollup import rollup_days
 from tests.conftest import arrival_days_of, query, warehouse_settings
+from tests.warehouse.conftest import serve_a_copy
 from tests.warehouse.test_incremental import differences, run_and_publish
 
 pytestmark = pytest.mark.slow
@@ -35,8 +36,7 @@ def test_a_day_compacted_again_replaces_its_rows_everywhere(tmp_path: Path, gold
     lake = tmp_path / "lake"
     shutil.copytree(golden_lake, lake)
     incremental = warehouse_settings(tmp_path, lake, "incremental")
-    incremental.served_warehouse.parent.mkdir(parents=True)
-    shutil.copy(golden_warehouse, incremental.served_warehouse)  # the warehouse of the bronze before the change
+    serve_a_copy(golden_warehouse, incremental)  # the warehouse of the bronze before the change
     day = arrival_days_of(lake)[6]
     raw_user_ids = {user_id for (user_id,) in bronze_of_day(lake, day, "distinct user_id") if user_id}
     late = bronze_of_day(lake, day, "count(*) filter (where event_time < received_at - interval 1 day)")[0][0]
