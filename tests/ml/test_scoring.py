@@ -1,0 +1,101 @@
+"""Scores in the warehouse: the scores files dbt reads into `marts.fct_user_scores`, the metrics on them, and
+(with the trained champions) `score_users` end to end."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analytics_settings import Settings, load_settings
+from metrics import SemanticLayer
+from ml.scoring import SCORES_SCHEMA, scores_path, write_atomically
+from tests.conftest import query
+from warehouse.project import run_dbt
+
+DAY_1, DAY_2 = date(2024, 3, 21), date(2024, 3, 22)
+FACTORS = ("no session for 9 days raises the churn risk", "3 sessions in 28 days lowers the churn risk",
+           "plan free raises the churn risk")
+
+
+def score_row(user_id: str, as_of: date, probability: float | None, band: str | None, revenue: float,
+              segment: str) -> dict:
+    churned = probability is not None
+    return {"user_id": user_id, "as_of_date": as_of, "churn_probability": probability, "churn_risk_band": band,
+            "predicted_revenue": revenue, "ltv_horizon_days": 90, "segment": segment,
+            "churn_model_version": 3 if churned else None, "ltv_model_version": 2, "segments_model_version": 1,
+            **{f"churn_factor_{rank}": FACTORS[rank - 1] if churned else None for rank in (1, 2, 3)}}
+
+
+SCORES = {
+    DAY_1: [score_row("u1", DAY_1, 0.9, "high", 10.0, "fading"),
+            score_row("u2", DAY_1, 0.1, "low", 50.0, "loyal buyers")],
+    DAY_2: [score_row("u1", DAY_2, 0.8, "high", 5.0, "fading"),
+            score_row("u2", DAY_2, 0.7, "high", 40.0, "loyal buyers"),
+            score_row("u3", DAY_2, None, None, 1.5, "fading")],
+}
+
+
+def scores_settings(data_dir: Path) -> Settings:
+    return load_settings(data_dir=data_dir, lake_uri=str(data_dir / "lake"),
+                         warehouse_path=data_dir / "warehouse" / "analytics.duckdb")
+
+
+def build_scores(settings: Settings) -> Path:
+    """dbt build of fct_user_scores alone into the build file (it reads nothing but the scores files)."""
+    settings.build_warehouse.parent.mkdir(parents=True, exist_ok=True)
+    target = settings.data_dir / "dbt-target"
+    run_dbt(["build", "--select", "fct_user_scores", "--target-path", str(target)], settings)
+    return target / "semantic_manifest.json"
+
+
+def test_fct_user_scores_reads_every_scoring_day_and_the_metrics_count_the_latest(tmp_path: Path):
+    settings = scores_settings(tmp_path)
+    for day, rows in SCORES.items():
+        write_atomically(pd.DataFrame(rows, columns=SCORES_SCHEMA.names), scores_path(settings, day))
+    manifest = build_scores(settings)
+
+    built = settings.build_warehouse
+    assert query(built, "select user_id, as_of_date, churn_probability, churn_risk_band, predicted_revenue, "
+                        "ltv_horizon_days, segment, churn_model_version, ltv_model_version, segments_model_version, "
+                        "churn_factor_1, churn_factor_3 from marts.fct_user_scores order by all") == [
+        ("u1", DAY_1, 0.9, "high", 10.0, 90, "fading", 3, 2, 1, FACTORS[0], FACTORS[2]),
+        ("u1", DAY_2, 0.8, "high", 5.0, 90, "fading", 3, 2, 1, FACTORS[0], FACTORS[2]),
+        ("u2", DAY_1, 0.1, "low", 50.0, 90, "loyal buyers", 3, 2, 1, FACTORS[0], FACTORS[2]),
+        ("u2", DAY_2, 0.7, "high", 40.0, 90, "loyal buyers", 3, 2, 1, FACTORS[0], FACTORS[2]),
+        ("u3", DAY_2, None, None, 1.5, 90, "fading", None, 2, 1, None, None),
+    ]
+    assert query(built, "select count(*) from marts.fct_user_scores where user_hash = hash(user_id)") == [(5,)]
+
+    names = ["high_churn_risk_users", "predicted_revenue", "average_churn_probability"]
+    with SemanticLayer(built, manifest) as layer:
+        daily = layer.query(names, grain="day")
+        assert daily.to_dict("list") == {"metric_time__day": list(pd.to_datetime([DAY_1, DAY_2])),
+                                         "high_churn_risk_users": [1, 2], "predicted_revenue": [60.0, 46.5],
+                                         "average_churn_probability": [pytest.approx(0.5), pytest.approx(0.75)]}
+        # Not additive over days: a week is its latest scoring day (the 22nd), not the sum of both days.
+        by_segment = layer.query(names, group_by=["user_score__segment"], grain="week",
+                                 order_by=["user_score__segment"])
+        assert by_segment[["user_score__segment", *names]].to_dict("list") == {
+            "user_score__segment": ["fading", "loyal buyers"], "high_churn_risk_users": [1, 1],
+            "predicted_revenue": [6.5, 40.0], "average_churn_probability": [pytest.approx(0.8), pytest.approx(0.7)]}
+        by_band = layer.query(["high_churn_risk_users", "predicted_revenue"], group_by=["user_score__churn_risk_band"],
+                              start=DAY_1, end=DAY_2, grain="day", order_by=["user_score__churn_risk_band"])
+        assert by_band[["user_score__churn_risk_band", "high_churn_risk_users", "predicted_revenue"]].to_dict(
+            "list") == {"user_score__churn_risk_band": ["high", "low"], "high_churn_risk_users": [1, 0],
+                        "predicted_revenue": [10.0, 50.0]}
+
+
+def test_without_any_scores_file_fct_user_scores_is_an_empty_typed_table(tmp_path: Path):
+    settings = scores_settings(tmp_path)  # no ml/scores folder at all: a fresh install
+    build_scores(settings)
+    assert query(settings.build_warehouse, "select count(*) from marts.fct_user_scores") == [(0,)]
+    assert query(settings.build_warehouse, "select column_name, data_type from information_schema.columns "
+                                          "where table_name = 'fct_user_scores' order by ordinal_position") == [
+        ("user_id", "VARCHAR"), ("user_hash", "UBIGINT"), ("as_of_date", "DATE"), ("churn_probability", "DOUBLE"),
+        ("churn_risk_band", "VARCHAR"), ("predicted_revenue", "DOUBLE"), ("ltv_horizon_days", "INTEGER"),
+        ("segment", "VARCHAR"), ("churn_model_version", "INTEGER"), ("ltv_model_version", "INTEGER"),
+        ("segments_model_version", "INTEGER"), ("churn_factor_1", "VARCHAR"), ("churn_factor_2", "VARCHAR"),
+        ("churn_factor_3", "VARCHAR")]
