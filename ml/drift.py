@@ -103,14 +103,14 @@ def champion_age_days(name: str, version: int, settings: Settings, now: float | 
 
 
 def check_model_age(name: str, settings: Settings) -> DriftReport:
-    """The age rule alone (LTV and segments): retrain a champion older than ``champion_max_age_days``; a
-    model without a champion is requested too (nothing to score with)."""
+    """The age rule alone (LTV and segments): retrain a champion older than ``champion_max_age_days``. A model
+    without a champion is left to the weekly training (its data may be too short to train on yet)."""
     from ml.registry import NoChampionError, load_model
 
     try:
         champion = load_model(name, settings)
     except NoChampionError:
-        return DriftReport(name, None, None, reasons=[f"{name} has no champion yet"])
+        return DriftReport(name, None, None)
     age = champion_age_days(name, champion.version, settings)
     return DriftReport(name, champion.version, age, reasons=retraining_reasons({}, [], age, settings))
 
@@ -125,7 +125,7 @@ def check_churn_drift(warehouse: Path, settings: Settings) -> DriftReport:
     try:
         champion = load_model("churn", settings)
     except NoChampionError:
-        return DriftReport("churn", None, None, reasons=["churn has no champion yet"])
+        return DriftReport("churn", None, None)
     age = champion_age_days("churn", champion.version, settings)
     latest = latest_scores(settings)
     if latest is None:  # never scored: nothing to compare yet, only the age rule applies

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 MODEL_NAMES = ("churn", "ltv", "segments")
 FACTOR_COUNT = 3
 SCORES_FILE = "scores.parquet"
+SCORES_MODEL = "fct_user_scores"  # the dbt model that reads the files
 SCORES_SCHEMA = pa.schema([
     ("user_id", pa.string()), ("as_of_date", pa.date32()),
     ("churn_probability", pa.float64()), ("churn_risk_band", pa.string()),
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"ml score: {settings.served_warehouse} does not exist yet; run `make pipeline` first")
     with building(settings) as build:  # the build copy is the served file until dbt writes the scores in
         summary = score_users_summary(build.file, settings, args.as_of)
-        run_dbt([*build_args(settings), "--select", "fct_user_scores", "--target-path", str(build.target_path)],
+        run_dbt([*build_args(settings), "--select", SCORES_MODEL, "--target-path", str(build.target_path)],
                 settings)
     print(f"scored {summary.users} users as of {summary.as_of} ({summary.churn_scored} in the churn population); "
           f"published {settings.served_warehouse}")
