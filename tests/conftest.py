@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +25,7 @@ from analytics_settings import Settings, load_settings
 from collector.generator import GeneratorConfig, generate
 from collector.generator.sinks import LandingSink
 from collector.landing import sealed_files
-from spark_jobs.compact import compact_arrival_day
+from spark_jobs.compact import compact_arrival_day, compact_arrival_days
 from spark_jobs.rollup import rollup_days
 from spark_jobs.session import spark_session
 from warehouse import build_and_publish
@@ -71,6 +72,38 @@ def golden_warehouse(tmp_path_factory: pytest.TempPathFactory, golden_lake: Path
     """The served warehouse of one full build of the golden lake (its semantic manifest next to it)."""
     settings = warehouse_settings(tmp_path_factory.mktemp("warehouse"), golden_lake, "full")
     return build_and_publish(settings)
+
+
+# The ML dataset: nine weeks, long enough for weekly churn snapshots whose 14-day label windows closed (visitors
+# first arrive in the first half, so the snapshots of the second half see weeks of history).
+ML = GeneratorConfig(start=date(2024, 1, 1), users=1500, days=63, seed=14)
+
+
+@dataclass(frozen=True)
+class MlWarehouse:
+    """The served warehouse of the ML dataset, the data folder whose lake it was built from (arrival days
+    compacted, rolled up) and the generator's ground truth."""
+
+    served: Path
+    data_dir: Path
+    truth: Path
+
+
+def build_ml_warehouse(data_dir: Path, spark) -> MlWarehouse:
+    """Generate :data:`ML` into ``data_dir``'s landing zone, compact every arrival day in one pass, roll up
+    and build the warehouse (one full dbt build)."""
+    lake = data_dir / "lake"
+    generate(ML, LandingSink(lake, "web", writer_id="ml"), data_dir / "truth")
+    settings = warehouse_settings(data_dir, lake, "warehouse")
+    reports = compact_arrival_days(spark, arrival_days_of(lake), settings)
+    rollup_days(spark, sorted({day for report in reports for day in report.event_dates}), settings)
+    return MlWarehouse(build_and_publish(settings), data_dir, data_dir / "truth")
+
+
+@pytest.fixture(scope="session")
+def ml_warehouse(tmp_path_factory: pytest.TempPathFactory, spark) -> MlWarehouse:
+    """Nine weeks of 1,500 visitors through the lake into a served warehouse, for the models (~3 min)."""
+    return build_ml_warehouse(tmp_path_factory.mktemp("ml"), spark)
 
 
 def warehouse_settings(data_dir: Path, lake: Path, name: str) -> Settings:

@@ -1,0 +1,346 @@
+"""A user's features as of a date D: the one definition training, scoring and serving share.
+
+Point in time: a feature as of D reads only what the warehouse knew before D, the events whose event time
+*and* arrival day are before D. Everything that later events could change is derived again from those
+events in the same query: the identity stitching (the rule of ``int_identity_links`` / ``int_identities``
+on the links known before D: an anonymous id identified after D is still its own user at D), the sessions
+(the session rule of ``int_sessions`` on the known events: a session still running at D ends at its last
+known event) and the plan (the rule of ``dim_users``: the last ``plan`` trait sent, on the identify calls
+known before D). So appending events that arrive on or after D changes no feature as of D.
+
+Cost: the known events are joined to each requested date, so one query over a handful of snapshot dates
+reads the events once per date; no user × day table is ever materialized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analytics_settings import load_settings
+
+# Bump when any definition below changes: logged with every run, checked by the scoring and the API.
+FEATURE_SET_VERSION = "1"
+
+ID_COLUMNS = ["user_id", "as_of_date"]
+UNKNOWN = "unknown"  # a categorical with no value before D
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature: ``phrase`` says its value in plain words (``{value}`` is filled in) for explanations."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    description: str
+    phrase: str
+
+    def in_words(self, value: object) -> str:
+        """The value in plain words: "no session for 23 days"."""
+        if isinstance(value, float | np.floating) and np.isnan(value):
+            return f"{self.name.replace('_', ' ')}: none"
+        shown = f"{round(float(value), 2):g}" if isinstance(value, float | int | np.number) else str(value)
+        return self.phrase.format(value=shown)
+
+
+def _windowed(stem: str, description: str, phrase: str, windows: Sequence[str] = ("7d", "28d", "90d")) -> list[Feature]:
+    days = {"7d": "7 days", "28d": "28 days", "90d": "90 days"}
+    return [*(Feature(f"{stem}_{window}", "numeric", f"{description} in the {days[window]} before D",
+                      f"{phrase} in the last {days[window]}") for window in windows),
+            Feature(f"{stem}_lifetime", "numeric", f"{description} before D", f"{phrase} in all")]
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("days_since_last_session", "numeric", "Days from the day of the user's last activity to D",
+            "no session for {value} days"),
+    Feature("days_since_first_seen", "numeric", "Days from the user's first active day to D",
+            "first seen {value} days ago"),
+    Feature("days_since_signup", "numeric", "Days from the user's first `Signed Up` to D; NaN before signup",
+            "signed up {value} days ago"),
+    *_windowed("sessions", "Sessions started", "{value} sessions"),
+    *_windowed("events", "Events (bots excluded)", "{value} events"),
+    Feature("active_days_28d", "numeric", "Distinct days with activity in the 28 days before D",
+            "active on {value} of the last 28 days"),
+    Feature("active_days_lifetime", "numeric", "Distinct days with activity before D", "active on {value} days in all"),
+    Feature("sessions_trend_14d", "numeric", "Sessions in the 14 days before D minus sessions in the 14 before those",
+            "a change of {value} sessions between the last two fortnights"),
+    Feature("avg_session_duration_seconds_28d", "numeric",
+            "Mean duration (first to last event) of the sessions started in the 28 days before D; NaN without one",
+            "sessions of {value} seconds on average"),
+    Feature("avg_pages_per_session_28d", "numeric", "Mean page and screen views per session, 28 days before D",
+            "{value} pages per session"),
+    Feature("bounce_rate_28d", "numeric", "Share of the sessions of the 28 days before D with one event, a view",
+            "a bounce rate of {value}"),
+    Feature("funnel_step_reached", "numeric",
+            "Steps of the signup funnel done before D (0-4: Signed Up, Email Verified, Profile Completed, "
+            "Order Completed; a step counts when every earlier one was done too)",
+            "funnel step {value} of 4 reached"),
+    *_windowed("orders", "`Order Completed` events", "{value} orders"),
+    *_windowed("revenue", "Order revenue in the reporting currency", "{value} of revenue"),
+    Feature("order_days_lifetime", "numeric", "Distinct days with an order before D", "orders on {value} days"),
+    Feature("first_order_days_ago", "numeric", "Days from the first order's day to D; NaN for non-buyers",
+            "first order {value} days ago"),
+    Feature("last_order_days_ago", "numeric", "Days from the last order's day to D; NaN for non-buyers",
+            "last order {value} days ago"),
+    Feature("average_order_value", "numeric", "Lifetime revenue per order; NaN for non-buyers",
+            "an average order of {value}"),
+    Feature("bot_traffic_share", "numeric", "Share of the user's events before D excluded as bot traffic",
+            "{value} of the traffic from bots"),
+    Feature("plan", "categorical", "The `plan` trait of the user's last identify call that sent one before D",
+            "the {value} plan"),
+    Feature("device_type", "categorical", "Device type of the user's last event before D", "a {value} device"),
+    Feature("platform", "categorical", "web, ios or android (the SDK) of the user's last event before D",
+            "the {value} platform"),
+    Feature("country_code", "categorical", "Country of the user's last event before D", "country {value}"),
+    Feature("acquisition_channel", "categorical",
+            "UTM source of the user's first event, else its referrer class (direct, search, social, ...)",
+            "acquired through {value}"),
+)
+FEATURE_NAMES: list[str] = [feature.name for feature in FEATURES]
+CATEGORICAL_FEATURES: list[str] = [feature.name for feature in FEATURES if feature.kind == "categorical"]
+FEATURES_BY_NAME: dict[str, Feature] = {feature.name: feature for feature in FEATURES}
+
+# The funnel `signup_to_purchase` of dbt_project.yml (the generator's signup funnel).
+FUNNEL_STEPS = ("Signed Up", "Email Verified", "Profile Completed", "Order Completed")
+SESSION_MAX_HOURS = 24  # dbt var session_max_hours: a longer activity run is cut into slices of this length
+
+
+class FeatureError(ValueError):
+    """A feature frame that a model cannot read; the message names the column and the fix."""
+
+
+FEATURES_SQL = """
+with as_of_dates as (
+    select unnest($as_of_dates::date[]) as as_of_date
+),
+
+known_events as (
+    -- what the warehouse knew before each D: event time and arrival day both before it
+    select dates.as_of_date, event.*
+    from marts.fct_events as event
+    join as_of_dates as dates
+      on event.event_time < dates.as_of_date and event.received_date < dates.as_of_date
+),
+
+candidate_links as (
+    -- int_identity_links' candidates: an anonymous id by any call carrying a userId, a previousId by an alias
+    select as_of_date, anonymous_id as linked_id, user_id, event_time as linked_at, event_id, event_type as linked_by
+    from known_events
+    where anonymous_id is not null and user_id is not null and anonymous_id <> user_id
+    union all
+    select as_of_date, previous_id, user_id, event_time, event_id, 'alias'
+    from known_events
+    where event_type = 'alias' and previous_id is not null and user_id is not null and previous_id <> user_id
+),
+
+links as (
+    -- each id's earliest known link wins
+    select
+        as_of_date,
+        linked_id,
+        arg_min(user_id, (linked_at, event_id))   as user_id,
+        min(linked_at)                            as linked_at,
+        arg_min(event_id, (linked_at, event_id))  as event_id,
+        arg_min(linked_by, (linked_at, event_id)) as linked_by
+    from candidate_links
+    group by all
+),
+
+identities as (
+    -- int_identities' rule: one alias hop further, an alias cycle resolved to the earlier link
+    select
+        link.as_of_date,
+        link.linked_id,
+        case when next_link.linked_by = 'alias' and next_link.user_id <> link.linked_id then next_link.user_id
+             else link.user_id end as user_key
+    from links as link
+    left join links as next_link
+        on next_link.as_of_date = link.as_of_date and next_link.linked_id = link.user_id
+    where next_link.user_id is distinct from link.linked_id
+       or (link.linked_at, link.event_id) < (next_link.linked_at, next_link.event_id)
+),
+
+stitched as (
+    select
+        event.*,
+        coalesce(by_user.user_key, event.user_id, by_anonymous.user_key, event.anonymous_id) as user_key
+    from known_events as event
+    left join identities as by_user
+        on by_user.as_of_date = event.as_of_date and by_user.linked_id = event.user_id
+    left join identities as by_anonymous
+        on event.user_id is null and by_anonymous.as_of_date = event.as_of_date
+       and by_anonymous.linked_id = event.anonymous_id
+),
+
+scoped as (
+    select * from stitched
+    where $user_ids::varchar[] is null or list_contains($user_ids::varchar[], user_key)
+),
+
+bot_share as (
+    select as_of_date, user_key, avg(is_bot::int) as bot_traffic_share
+    from scoped
+    group by all
+),
+
+events as (
+    select *, date_diff('day', event_date, as_of_date) as days_ago
+    from scoped
+    where not is_bot
+),
+
+runs as (
+    -- the session rule of int_sessions on the known events
+    select *,
+        sum(is_run_start::int) over user_events                          as run_number,
+        max(case when is_run_start then event_time end) over user_events as activity_started_at
+    from (
+        select *,
+            coalesce(event_time - lag(event_time) over (partition by as_of_date, user_key order by event_time, event_id)
+                     >= to_minutes($inactivity_minutes::bigint), true) as is_run_start
+        from events
+    )
+    window user_events as (partition by as_of_date, user_key order by event_time, event_id rows unbounded preceding)
+),
+
+sessions as (
+    select
+        as_of_date,
+        user_key,
+        date_diff('day', min(event_time)::date, as_of_date)                 as days_ago,
+        date_diff('millisecond', min(event_time), max(event_time)) / 1000.0 as duration_seconds,
+        count(*) filter (where event_type in ('page', 'screen'))            as page_views,
+        count(*) = 1 and count(*) filter (where event_type in ('page', 'screen')) = 1 as is_bounce
+    from runs
+    group by as_of_date, user_key, run_number,
+             date_diff('millisecond', activity_started_at, event_time) // ($session_max_hours::bigint * 3600000)
+),
+
+session_features as (
+    select
+        as_of_date,
+        user_key,
+        count(*) filter (where days_ago <= 7)                                 as sessions_7d,
+        count(*) filter (where days_ago <= 28)                                as sessions_28d,
+        count(*) filter (where days_ago <= 90)                                as sessions_90d,
+        count(*)                                                              as sessions_lifetime,
+        count(*) filter (where days_ago <= 14)
+            - count(*) filter (where days_ago > 14 and days_ago <= 28)         as sessions_trend_14d,
+        avg(duration_seconds) filter (where days_ago <= 28)                   as avg_session_duration_seconds_28d,
+        avg(page_views) filter (where days_ago <= 28)                         as avg_pages_per_session_28d,
+        avg(is_bounce::int) filter (where days_ago <= 28)                     as bounce_rate_28d
+    from sessions
+    group by all
+),
+
+event_features as (
+    select
+        as_of_date,
+        user_key,
+        min(days_ago)                                                         as days_since_last_session,
+        max(days_ago)                                                         as days_since_first_seen,
+        max(days_ago) filter (where event_name = 'Signed Up')                 as days_since_signup,
+        count(*) filter (where days_ago <= 7)                                 as events_7d,
+        count(*) filter (where days_ago <= 28)                                as events_28d,
+        count(*) filter (where days_ago <= 90)                                as events_90d,
+        count(*)                                                              as events_lifetime,
+        count(distinct event_date) filter (where days_ago <= 28)              as active_days_28d,
+        count(distinct event_date)                                            as active_days_lifetime,
+        {funnel_step}                                                         as funnel_step_reached,
+        count(*) filter (where is_order and days_ago <= 7)                    as orders_7d,
+        count(*) filter (where is_order and days_ago <= 28)                   as orders_28d,
+        count(*) filter (where is_order and days_ago <= 90)                   as orders_90d,
+        count(*) filter (where is_order)                                      as orders_lifetime,
+        coalesce(sum(reporting_revenue) filter (where is_order and days_ago <= 7), 0)  as revenue_7d,
+        coalesce(sum(reporting_revenue) filter (where is_order and days_ago <= 28), 0) as revenue_28d,
+        coalesce(sum(reporting_revenue) filter (where is_order and days_ago <= 90), 0) as revenue_90d,
+        coalesce(sum(reporting_revenue) filter (where is_order), 0)           as revenue_lifetime,
+        count(distinct event_date) filter (where is_order)                    as order_days_lifetime,
+        max(days_ago) filter (where is_order)                                 as first_order_days_ago,
+        min(days_ago) filter (where is_order)                                 as last_order_days_ago,
+        sum(reporting_revenue) filter (where is_order) / count(*) filter (where is_order) as average_order_value,
+        -- dim_users' rule: the last plan sent wins (event time, then arrival, then event id)
+        arg_max(traits ->> '$.plan', (event_time, received_at, event_id))
+            filter (where event_type = 'identify' and traits ->> '$.plan' is not null) as plan,
+        arg_max(device_type, (event_time, event_id))                          as device_type,
+        arg_max(case library_name when 'analytics.js' then 'web' when 'analytics-ios' then 'ios'
+                                  when 'analytics-android' then 'android' else library_name end,
+                (event_time, event_id))                                       as platform,
+        arg_max(country_code, (event_time, event_id))                         as country_code,
+        arg_min(coalesce(utm_source, referrer_class), (event_time, event_id)) as acquisition_channel
+    from (select *, event_name = 'Order Completed' as is_order from events)
+    group by all
+)
+
+select
+    event_features.user_key as user_id,
+    event_features.as_of_date,
+    {columns}
+from event_features
+join session_features using (as_of_date, user_key)
+join bot_share using (as_of_date, user_key)
+order by event_features.as_of_date, event_features.user_key
+"""
+
+# Step k counts when steps 1..k were all done (the product's flow does them in this order).
+_FUNNEL_STEP_SQL = " + ".join(
+    "(" + " and ".join(f"bool_or(event_name = '{step}')" for step in FUNNEL_STEPS[:k]) + ")::int"
+    for k in range(1, len(FUNNEL_STEPS) + 1))
+
+
+def build_features(connection: duckdb.DuckDBPyConnection, as_of: date | Sequence[date],
+                   user_ids: Sequence[str] | None = None, *, inactivity_minutes: int | None = None) -> pd.DataFrame:
+    """One row per (user_id, as_of_date) for every non-bot user seen before each date of ``as_of`` (or only
+    ``user_ids``): ``user_id``, ``as_of_date``, then :data:`FEATURE_NAMES` with their model dtypes.
+
+    ``inactivity_minutes`` is the session rule's gap; by default ``ANALYTICS_SESSION_INACTIVITY_MINUTES``,
+    which the warehouse was built with.
+    """
+    dates = sorted({as_of} if isinstance(as_of, date) else set(as_of))
+    if not dates:
+        raise ValueError("build_features needs at least one as-of date")
+    columns = ",\n    ".join(
+        f"{feature.name}" if feature.kind == "categorical" else f"{feature.name}::double as {feature.name}"
+        for feature in FEATURES)
+    sql = FEATURES_SQL.format(funnel_step=_FUNNEL_STEP_SQL, columns=columns)
+    frame = connection.execute(sql, {
+        "as_of_dates": dates, "user_ids": None if user_ids is None else list(user_ids),
+        "inactivity_minutes": inactivity_minutes or load_settings().session_inactivity_minutes,
+        "session_max_hours": SESSION_MAX_HOURS,
+    }).df()
+    frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
+    frame["user_id"] = frame["user_id"].astype(str)
+    return pd.concat([frame[ID_COLUMNS], model_input(frame)], axis=1)
+
+
+def model_input(features: pd.DataFrame) -> pd.DataFrame:
+    """The :data:`FEATURE_NAMES` columns of ``features`` with the models' dtypes (numeric float64, NaN where
+    undefined; categoricals ``category``, missing -> ``unknown``); raises :class:`FeatureError` naming a
+    column that is missing, unknown or of the wrong type."""
+    unknown = [column for column in features.columns if column not in FEATURES_BY_NAME and column not in ID_COLUMNS]
+    if unknown:
+        raise FeatureError(f"unknown feature {unknown[0]!r}: the features (version {FEATURE_SET_VERSION}) are "
+                           f"{', '.join(FEATURE_NAMES)}")
+    missing = [name for name in FEATURE_NAMES if name not in features.columns]
+    if missing:
+        raise FeatureError(f"feature {missing[0]!r} is missing: give every feature of version "
+                           f"{FEATURE_SET_VERSION} (null where unknown)")
+    columns = {}
+    for feature in FEATURES:
+        values = features[feature.name]
+        if feature.kind == "categorical":
+            text = values.astype(object).where(values.notna(), UNKNOWN).map(str)
+            columns[feature.name] = text.astype("category")
+            continue
+        try:
+            columns[feature.name] = pd.to_numeric(values.astype(object).where(values.notna(), np.nan),
+                                                  errors="raise").astype("float64")
+        except (ValueError, TypeError) as error:
+            raise FeatureError(f"feature {feature.name!r} must be a number (or null): {error}") from None
+    return pd.DataFrame(columns, index=features.index)
