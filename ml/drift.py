@@ -149,10 +149,10 @@ def check_churn_drift(warehouse: Path, settings: Settings) -> DriftReport:
 def population_features(connection: duckdb.DuckDBPyConnection, as_of: date, settings: Settings) -> pd.DataFrame:
     """The features as of ``as_of`` of the users of the churn population then (what the churn model scores)."""
     from ml.features import build_features
-    from ml.population import churn_population
+    from ml.population import in_churn_population
 
-    features = build_features(connection, as_of)
-    return features[features["user_id"].isin(churn_population(connection, as_of, settings)["user_id"])]
+    features = build_features(connection, as_of, inactivity_minutes=settings.session_inactivity_minutes)
+    return features[in_churn_population(features, settings)].reset_index(drop=True)
 
 
 def latest_scores(settings: Settings) -> tuple[date, pd.DataFrame] | None:

@@ -69,15 +69,15 @@ def score_users(warehouse: Path, settings: Settings, as_of: date | None = None) 
 def score_users_summary(warehouse: Path, settings: Settings, as_of: date | None = None) -> ScoresSummary:
     """:func:`score_users`, returning what it wrote (rows, model versions) for logs and asset metadata."""
     from ml.features import FEATURE_SET_VERSION, build_features
-    from ml.population import churn_population, scoring_date
+    from ml.population import in_churn_population, scoring_date
 
     champions = {name: champion for name in MODEL_NAMES
                  if (champion := _champion(name, settings, FEATURE_SET_VERSION)) is not None}
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         as_of = as_of or scoring_date(connection)
         if champions:
-            features = build_features(connection, as_of)
-            population = set(churn_population(connection, as_of, settings)["user_id"]) if "churn" in champions else set()
+            features = build_features(connection, as_of, inactivity_minutes=settings.session_inactivity_minutes)
+            population = set(features.loc[in_churn_population(features, settings), "user_id"])
         else:  # nothing to score with: no need to build the features
             features, population = pd.DataFrame({"user_id": pd.Series(dtype="string")}), set()
     scores = score_frame(features, as_of, population, champions, settings)
