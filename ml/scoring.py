@@ -112,8 +112,6 @@ def score_frame(features: pd.DataFrame, as_of: date, churn_users: set[str], cham
                 settings: Settings) -> pd.DataFrame:
     """One row per user of ``features`` in the order of ``SCORES_SCHEMA``: each champion's scores, null for a
     model without a champion (and churn's for users outside ``churn_users``)."""
-    from ml.churn import risk_band, top_factors
-
     scores = pd.DataFrame({"user_id": features["user_id"].astype("string").to_numpy(), "as_of_date": as_of})
     for column in SCORES_SCHEMA.names[2:]:
         scores[column] = None
@@ -126,6 +124,8 @@ def score_frame(features: pd.DataFrame, as_of: date, churn_users: set[str], cham
         scores["segments_model_version"] = champions["segments"].version
     in_population = features["user_id"].isin(churn_users).to_numpy()
     if "churn" in champions and in_population.any():
+        from ml.churn import risk_band, top_factors
+
         model = champions["churn"].model
         rows = features.loc[in_population].reset_index(drop=True)
         probabilities = model.predict(rows)

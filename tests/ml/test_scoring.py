@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -13,6 +15,7 @@ from analytics_settings import Settings, load_settings
 from metrics import SemanticLayer
 from ml.scoring import SCORES_SCHEMA, scores_path, write_atomically
 from tests.conftest import query
+from warehouse import semantic_manifest_path
 from warehouse.project import run_dbt
 
 DAY_1, DAY_2 = date(2024, 3, 21), date(2024, 3, 22)
@@ -99,3 +102,68 @@ def test_without_any_scores_file_fct_user_scores_is_an_empty_typed_table(tmp_pat
         ("segment", "VARCHAR"), ("churn_model_version", "INTEGER"), ("ltv_model_version", "INTEGER"),
         ("segments_model_version", "INTEGER"), ("churn_factor_1", "VARCHAR"), ("churn_factor_2", "VARCHAR"),
         ("churn_factor_3", "VARCHAR")]
+
+
+@pytest.fixture(scope="module")
+def trained(ml_warehouse, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A copy of the ML warehouse in a data folder of its own, with champions of the three models trained on it
+    (MLflow under the same folder)."""
+    from ml.training import KINDS, run
+
+    data_dir = tmp_path_factory.mktemp("scoring")
+    served = data_dir / "warehouse" / "analytics.duckdb"
+    served.parent.mkdir(parents=True)
+    shutil.copyfile(ml_warehouse.served, served)
+    shutil.copyfile(semantic_manifest_path(ml_warehouse.served), semantic_manifest_path(served))
+    settings = load_settings(data_dir=data_dir, lake_uri=str(ml_warehouse.data_dir / "lake"), warehouse_path=served,
+                             duckdb_memory_limit="1GB")
+    for name in ("churn", "ltv", "segments"):
+        assert run(KINDS[name], settings).alias == "champion"
+    return settings
+
+
+def test_ml_score_publishes_every_users_scores_for_the_scoring_day_and_again_the_same(
+        trained: Settings, monkeypatch: pytest.MonkeyPatch):
+    from ml.features import build_features
+    from ml.population import in_churn_population, scoring_date
+    from ml.scoring import main
+
+    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(trained.data_dir))
+    monkeypatch.setenv("ANALYTICS_WAREHOUSE_PATH", str(trained.served_warehouse))
+    monkeypatch.setenv("ANALYTICS_LAKE_URI", str(trained.lake_root))
+    served = trained.served_warehouse
+    with duckdb.connect(str(served), read_only=True) as connection:
+        day = scoring_date(connection)
+        features = build_features(connection, day, inactivity_minutes=trained.session_inactivity_minutes)
+    population = set(features.loc[in_churn_population(features, trained), "user_id"])
+
+    assert main([]) == 0
+    rows = query(served, "select user_id, as_of_date, churn_probability, churn_risk_band, predicted_revenue, "
+                         "ltv_horizon_days, segment, churn_model_version, ltv_model_version, segments_model_version, "
+                         "churn_factor_1, churn_factor_2, churn_factor_3 from marts.fct_user_scores order by user_id")
+    assert [row[0] for row in rows] == sorted(features["user_id"])  # every user seen before the day, once
+    assert {row[1] for row in rows} == {day}
+    churn_rows = [row for row in rows if row[2] is not None]
+    assert {row[0] for row in churn_rows} == population and len(population) > 100
+    for row in churn_rows:
+        assert 0 <= row[2] <= 1 and row[3] in {"low", "medium", "high"} and all(row[10:13])
+    assert all(row[4] >= 0 and row[5] == trained.ltv_horizon_days and row[6] for row in rows)
+    assert {row[7] for row in churn_rows} == {1} and {row[8:10] for row in rows} == {(1, 1)}
+    assert len({row[3] for row in churn_rows}) > 1  # the bands tell users apart
+
+    first = scores_path(trained, day).read_bytes()
+    assert main([]) == 0  # idempotent: the same file and the same rows
+    assert scores_path(trained, day).read_bytes() == first
+    assert query(served, "select user_id, as_of_date, churn_probability, churn_risk_band, predicted_revenue, "
+                         "ltv_horizon_days, segment, churn_model_version, ltv_model_version, segments_model_version, "
+                         "churn_factor_1, churn_factor_2, churn_factor_3 from marts.fct_user_scores order by user_id") == rows
+
+
+def test_a_model_without_champion_leaves_its_columns_null(ml_warehouse, tmp_path: Path):
+    from ml.scoring import score_users_summary
+
+    settings = load_settings(data_dir=tmp_path, warehouse_path=ml_warehouse.served)  # an empty MLflow store
+    summary = score_users_summary(ml_warehouse.served, settings)
+    assert summary.model_versions == {"churn": None, "ltv": None, "segments": None}
+    assert summary.users == 0 and pd.read_parquet(summary.path).empty
+    assert summary.path == scores_path(settings, summary.as_of)
