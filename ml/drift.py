@@ -73,6 +73,7 @@ class DriftReport:
     model: str
     champion_version: int | None
     champion_age_days: float | None
+    champion_run_id: str | None = None
     psi: dict[str, float] = field(default_factory=dict)      # per feature, and the score under SCORE
     top_features: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)         # why retraining is requested; [] = it is not
@@ -143,7 +144,22 @@ def check_churn_drift(warehouse: Path, settings: Settings) -> DriftReport:
     psi = feature_drift(reference, current, [*FEATURE_NAMES, SCORE])
     contributions = model.explain(current).contributions.abs().mean().sort_values(ascending=False)
     top = list(contributions.index[:TOP_FEATURE_COUNT])
-    return DriftReport("churn", champion.version, age, psi, top, retraining_reasons(psi, top, age, settings))
+    return DriftReport("churn", champion.version, age, champion.run_id, psi, top,
+                       retraining_reasons(psi, top, age, settings))
+
+
+def record_in_mlflow(report: DriftReport, settings: Settings) -> None:
+    """Add the report's PSI figures to the champion's training run (``drift_psi_<column>``), one point per
+    check, so the run shows how far the population moved since it was trained."""
+    if not report.psi or report.champion_run_id is None:
+        return
+    from mlflow.entities import Metric
+
+    from ml import tracking
+
+    now = int(time.time() * 1000)
+    tracking.configure(settings).log_batch(report.champion_run_id, metrics=[
+        Metric(f"drift_psi_{column}", value, now, 0) for column, value in report.psi.items()])
 
 
 def population_features(connection: duckdb.DuckDBPyConnection, as_of: date, settings: Settings) -> pd.DataFrame:

@@ -17,13 +17,16 @@ def ml_drift_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg
     training data and the latest scoring, and each champion's age. Requests a training run of the models whose
     score or a top feature drifted past ANALYTICS_DRIFT_PSI_THRESHOLD, or whose champion is older than
     ANALYTICS_CHAMPION_MAX_AGE_DAYS, at most once a day per set of models; the figures go to the model assets'
-    observations. A model without a champion is left to the weekly schedule (or `python -m ml train`)."""
+    observations and to the champion's MLflow run. A model without a champion is left to the weekly schedule
+    (or `python -m ml train`)."""
     from ml import drift
 
     settings = load_settings()
     if not settings.served_warehouse.exists():
         return dg.SkipReason(f"{settings.served_warehouse} does not exist yet: nothing to compare")
     reports = [report for report in drift.check(settings) if report.champion_version is not None]
+    for report in reports:
+        drift.record_in_mlflow(report, settings)
     observations = [dg.AssetObservation(MODEL_KEYS[report.model], metadata=drift_metadata(report))
                     for report in reports]
     retrain = sorted(report.model for report in reports if report.retrain)

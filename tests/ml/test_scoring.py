@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from datetime import date
 from pathlib import Path
 
@@ -167,3 +168,28 @@ def test_a_model_without_champion_leaves_its_columns_null(ml_warehouse, tmp_path
     assert summary.model_versions == {"churn": None, "ltv": None, "segments": None}
     assert summary.users == 0 and pd.read_parquet(summary.path).empty
     assert summary.path == scores_path(settings, summary.as_of)
+
+
+def test_drift_of_the_latest_scoring_against_the_champions_training_snapshots(trained: Settings):
+    from ml.drift import SCORE, TOP_FEATURE_COUNT, check_churn_drift, champion_age_days, record_in_mlflow
+    from ml.features import FEATURE_NAMES
+    from ml.registry import load_model
+    from ml.scoring import score_users
+    from ml.tracking import configure
+
+    score_users(trained.served_warehouse, trained)
+    report = check_churn_drift(trained.served_warehouse, trained)
+    champion = load_model("churn", trained)
+    assert (report.champion_version, report.champion_run_id) == (champion.version, champion.run_id)
+    assert set(report.psi) == {*FEATURE_NAMES, SCORE} and all(value >= 0 for value in report.psi.values())
+    assert len(report.top_features) == TOP_FEATURE_COUNT and set(report.top_features) <= set(FEATURE_NAMES)
+    assert 0 <= report.champion_age_days < 1  # trained by this test module
+    drifted = [column for column in [SCORE, *report.top_features] if report.psi[column] > trained.drift_psi_threshold]
+    assert report.reasons == [f"PSI of {column} is {report.psi[column]:.3f} (> {trained.drift_psi_threshold})"
+                              for column in drifted]
+    # Eight days later the champion is too old, whatever the drift.
+    later = champion_age_days("churn", champion.version, trained, now=time.time() + 8 * 86_400)
+    assert 8 <= later < 9
+    record_in_mlflow(report, trained)
+    logged = configure(trained).get_run(champion.run_id).data.metrics
+    assert logged[f"drift_psi_{SCORE}"] == pytest.approx(report.psi[SCORE])
