@@ -171,7 +171,7 @@ def test_a_model_without_champion_leaves_its_columns_null(ml_warehouse, tmp_path
 
 
 def test_drift_of_the_latest_scoring_against_the_champions_training_snapshots(trained: Settings):
-    from ml.drift import SCORE, TOP_FEATURE_COUNT, check_churn_drift, champion_age_days, record_in_mlflow
+    from ml.drift import SCORE, TOP_FEATURE_COUNT, champion_age_days, check_churn_drift, record_in_mlflow
     from ml.features import FEATURE_NAMES
     from ml.registry import load_model
     from ml.scoring import score_users
