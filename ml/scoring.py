@@ -1,6 +1,6 @@
 """Scores of every user with the registered champions, written as Parquet for dbt to read into the warehouse.
 
-    python -m ml score [--as-of YYYY-MM-DD]
+    python -m ml score [--as-of YYYY-MM-DD]      (ml/__main__.py; see main)
 
 :func:`score_users` reads a warehouse (the build copy, during a build) read-only and writes
 ``$ANALYTICS_DATA_DIR/ml/scores/as_of_date=D/scores.parquet``: churn probability, risk band and the three
@@ -15,10 +15,8 @@ must not fail before anyone trained a model. The same warehouse and champions gi
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -86,8 +84,7 @@ def score_users_summary(warehouse: Path, settings: Settings, as_of: date | None 
     summary = ScoresSummary(path, as_of, len(scores), int(scores["churn_probability"].notna().sum()),
                             {name: champions[name].version if name in champions else None for name in MODEL_NAMES})
     log.info("scored %d users as of %s (%d of the churn population) with %s into %s", summary.users, as_of,
-             summary.churn_scored, ", ".join(f"{name} v{version}" if version else f"no {name} champion"
-                                             for name, version in summary.model_versions.items()), path)
+             summary.churn_scored, describe_versions(summary.model_versions), path)
     return summary
 
 
@@ -150,23 +147,23 @@ def write_atomically(scores: pd.DataFrame, path: Path) -> None:
     os.replace(staged, path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m ml score``: score the served warehouse's users and publish them in a new build of it."""
+def main(settings: Settings | None = None, as_of: date | None = None) -> str:
+    """``python -m ml score [--as-of D]`` (``ml/__main__.py`` parses it and prints what this returns): score the
+    served warehouse's users and publish them through a new build of it (the build copy is the served file until
+    dbt reads the scores in), never by writing into the served file."""
     from warehouse import build_args, building
     from warehouse.project import run_dbt
 
-    parser = argparse.ArgumentParser(prog="python -m ml score", description=__doc__.splitlines()[0])
-    parser.add_argument("--as-of", type=date.fromisoformat, help="scoring day (default: the day after the "
-                                                                  "latest arrival day loaded)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    settings = load_settings()
+    settings = settings or load_settings()
     if not settings.served_warehouse.exists():
-        sys.exit(f"ml score: {settings.served_warehouse} does not exist yet; run `make pipeline` first")
-    with building(settings) as build:  # the build copy is the served file until dbt writes the scores in
-        summary = score_users_summary(build.file, settings, args.as_of)
+        raise ValueError(f"{settings.served_warehouse} does not exist yet; run `make pipeline` first")
+    with building(settings) as build:
+        summary = score_users_summary(build.file, settings, as_of)
         run_dbt([*build_args(settings), "--select", SCORES_MODEL, "--target-path", str(build.target_path)],
                 settings)
-    print(f"scored {summary.users} users as of {summary.as_of} ({summary.churn_scored} in the churn population); "
-          f"published {settings.served_warehouse}")
-    return 0
+    return (f"scored {summary.users} users as of {summary.as_of} ({summary.churn_scored} in the churn population) "
+            f"with {describe_versions(summary.model_versions)}; published {settings.served_warehouse}")
+
+
+def describe_versions(versions: dict[str, int | None]) -> str:
+    return ", ".join(f"{name} v{version}" if version else f"no {name} champion" for name, version in versions.items())

@@ -125,9 +125,9 @@ def trained(ml_warehouse, tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 def test_ml_score_publishes_every_users_scores_for_the_scoring_day_and_again_the_same(
         trained: Settings, monkeypatch: pytest.MonkeyPatch):
+    from ml.__main__ import main
     from ml.features import build_features
     from ml.population import in_churn_population, scoring_date
-    from ml.scoring import main
 
     monkeypatch.setenv("ANALYTICS_DATA_DIR", str(trained.data_dir))
     monkeypatch.setenv("ANALYTICS_WAREHOUSE_PATH", str(trained.served_warehouse))
@@ -138,7 +138,7 @@ def test_ml_score_publishes_every_users_scores_for_the_scoring_day_and_again_the
         features = build_features(connection, day, inactivity_minutes=trained.session_inactivity_minutes)
     population = set(features.loc[in_churn_population(features, trained), "user_id"])
 
-    assert main([]) == 0
+    assert main(["score"]) == 0
     rows = query(served, "select user_id, as_of_date, churn_probability, churn_risk_band, predicted_revenue, "
                          "ltv_horizon_days, segment, churn_model_version, ltv_model_version, segments_model_version, "
                          "churn_factor_1, churn_factor_2, churn_factor_3 from marts.fct_user_scores order by user_id")
@@ -153,7 +153,7 @@ def test_ml_score_publishes_every_users_scores_for_the_scoring_day_and_again_the
     assert len({row[3] for row in churn_rows}) > 1  # the bands tell users apart
 
     first = scores_path(trained, day).read_bytes()
-    assert main([]) == 0  # idempotent: the same file and the same rows
+    assert main(["score"]) == 0  # idempotent: the same file and the same rows
     assert scores_path(trained, day).read_bytes() == first
     assert query(served, "select user_id, as_of_date, churn_probability, churn_risk_band, predicted_revenue, "
                          "ltv_horizon_days, segment, churn_model_version, ltv_model_version, segments_model_version, "
