@@ -59,6 +59,10 @@ def _windowed(stem: str, description: str, phrase: str, windows: Sequence[str] =
 FEATURES: tuple[Feature, ...] = (
     Feature("days_since_last_session", "numeric", "Days from the day of the user's last activity to D",
             "no session for {value} days"),
+    Feature("overdue_sessions", "numeric",
+            "Days since the last session times the user's lifetime sessions per day since first seen: the "
+            "sessions their own pace would have made meanwhile (a silence long for this user, not for all)",
+            "{value} sessions overdue at the user's own pace"),
     Feature("days_since_first_seen", "numeric", "Days from the user's first active day to D",
             "first seen {value} days ago"),
     Feature("days_since_signup", "numeric", "Days from the user's first `Signed Up` to D; NaN before signup",
@@ -282,8 +286,11 @@ select
     event_features.user_key as user_id,
     event_features.as_of_date,
     {columns}
-from event_features
-join session_features using (as_of_date, user_key)
+from (
+    select *, days_since_last_session * sessions_lifetime / days_since_first_seen as overdue_sessions
+    from event_features
+    join session_features using (as_of_date, user_key)
+) as event_features
 join bot_share using (as_of_date, user_key)
 order by event_features.as_of_date, event_features.user_key
 """

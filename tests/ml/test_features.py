@@ -151,6 +151,8 @@ def expected_from_truth(visitor: pd.Series, truth: dict[str, pd.DataFrame]) -> d
         expected[f"events_{window}"] = float(mine.loc[started <= days, "events"].sum())
         expected[f"orders_{window}"] = float((order_days <= days).sum())
         expected[f"revenue_{window}"] = round(float(revenue[order_days <= days].sum()), 2)
+    expected["overdue_sessions"] = (expected["days_since_last_session"] * expected["sessions_lifetime"]
+                                    / expected["days_since_first_seen"])
     return expected
 
 
