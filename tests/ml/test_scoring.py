@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -193,3 +193,35 @@ def test_drift_of_the_latest_scoring_against_the_champions_training_snapshots(tr
     record_in_mlflow(report, trained)
     logged = configure(trained).get_run(champion.run_id).data.metrics
     assert logged[f"drift_psi_{SCORE}"] == pytest.approx(report.psi[SCORE])
+
+
+def test_the_warehouse_asset_publishes_the_scores_of_its_run_with_its_marts(
+        trained: Settings, monkeypatch: pytest.MonkeyPatch):
+    """The chain's warehouse step: dbt build of the marts, scoring with the champions, fct_user_scores, publish."""
+    import dagster as dg
+
+    from ml.population import data_through
+    from orchestration.lake.assets import arrival_days
+    from orchestration.warehouse.assets import build_warehouse_assets, dbt_resource
+
+    for variable, value in {"ANALYTICS_DATA_DIR": trained.data_dir, "ANALYTICS_LAKE_URI": trained.lake_root,
+                            "ANALYTICS_WAREHOUSE_PATH": trained.served_warehouse,
+                            "ANALYTICS_DUCKDB_MEMORY_LIMIT": "1GB", "ANALYTICS_PIPELINE_START_DATE": "2024-01-01"}.items():
+        monkeypatch.setenv(variable, str(value))  # the asset and its dbt process read the settings at run time
+    served = trained.served_warehouse
+    with duckdb.connect(str(served), read_only=True) as connection:
+        last_day = data_through(connection)
+    shutil.rmtree(trained.ml_scores_dir, ignore_errors=True)
+    warehouse = build_warehouse_assets(arrival_days("2024-01-01"))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([warehouse], partition_key=last_day.isoformat(), instance=instance,
+                                resources={"dbt": dbt_resource()})
+        assert result.success
+        event = instance.get_latest_materialization_event(dg.AssetKey(["ml", "user_scores"]))
+        metadata = {key: value.value for key, value in event.asset_materialization.metadata.items()}
+    day = last_day + timedelta(days=1)
+    [(users, churn_scored, days)] = query(served, "select count(*), count(churn_probability), "
+                                                  "list(distinct as_of_date) from marts.fct_user_scores")
+    assert days == [day] and users > churn_scored > 100
+    assert (metadata["as_of_date"], metadata["rows"], metadata["churn_scored"]) == (day.isoformat(), users, churn_scored)
+    assert (metadata["churn_model_version"], metadata["ltv_model_version"], metadata["segments_model_version"]) == (1, 1, 1)
