@@ -58,6 +58,7 @@ bench: setup  ## benchmarks next to a same-run baseline at BENCH_EVENTS=200000 (
 	$(PY) bench/collector.py
 	$(PY) bench/lake.py --events $(BENCH_EVENTS)
 	$(PY) bench/warehouse.py --events $(BENCH_EVENTS)
+	for events in $(BENCH_EVENTS); do $(PY) bench/ml.py --events $$events || exit 1; done
 
 lint: setup  ## ruff
 	.venv/bin/ruff check .
