@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 
 from analytics_settings import Settings, load_settings
-from ml import registry, tracking
-from tests.conftest import free_port
+from ml import registry, tracking, training
+from tests.conftest import MlWarehouse, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 API_KEYS = "dashboard=k-dash-7f3a,etl=k-etl-91c2"
@@ -108,6 +108,21 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..
 
     yield start
     for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def served_api(tmp_path_factory: pytest.TempPathFactory, ml_warehouse: MlWarehouse) -> Iterator[ApiServer]:
+    """The API on the ML dataset's served warehouse, with churn and LTV champions trained on it by
+    ``ml.training.run`` (the path of ``python -m ml train``) in the server's own MLflow store."""
+    root = tmp_path_factory.mktemp("served-api")
+    server = start_api(root / "data", root / "api.log", {"ANALYTICS_WAREHOUSE_PATH": str(ml_warehouse.served)})
+    try:
+        for name in ("churn", "ltv"):
+            outcome = training.run(training.KINDS[name], server.settings)
+            assert outcome.version is not None, f"{name} was not registered: {outcome.decision}"
+        yield server
+    finally:
         server.stop()
 
 

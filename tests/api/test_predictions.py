@@ -8,21 +8,15 @@ import math
 import time
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from ml.churn import risk_band
 from ml.features import FEATURE_NAMES, model_input
 from ml.serving import CHAMPION_CHECK_SECONDS
 from tests.api.conftest import ApiServer, register_version
-from tests.api.trained import RevenueRateModel, churn_model, feature_rows
+from tests.api.trained import RevenueRateModel, as_json_rows, churn_model, feature_rows
 
 ROWS = 40
-
-
-def as_json_rows(frame: pd.DataFrame) -> list[dict]:
-    """The rows as a client posts them: NaN as null."""
-    return json.loads(frame[FEATURE_NAMES].to_json(orient="records"))
 
 
 @pytest.fixture(scope="module")

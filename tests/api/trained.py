@@ -3,11 +3,13 @@ rows whose label follows recency, and a revenue-rate LTV model whose predictions
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
 from ml.churn import LABEL, ChurnModel, fit
-from ml.features import FEATURE_SET_VERSION, FEATURES
+from ml.features import FEATURE_NAMES, FEATURE_SET_VERSION, FEATURES
 
 CATEGORIES = {"plan": ["free", "pro", "team"], "device_type": ["desktop", "mobile", "tablet"],
               "platform": ["web", "ios", "android"], "country_code": ["US", "DE", "FR", "BR"],
@@ -27,6 +29,11 @@ def feature_rows(count: int, seed: int) -> pd.DataFrame:
             columns[feature.name] = values
     columns["days_since_last_session"] = rng.integers(0, 28, count).astype(float)
     return pd.DataFrame(columns)
+
+
+def as_json_rows(frame: pd.DataFrame) -> list[dict]:
+    """The feature rows as a client posts them: NaN as null."""
+    return json.loads(frame[FEATURE_NAMES].to_json(orient="records"))
 
 
 def churn_model(seed: int) -> tuple[ChurnModel, pd.DataFrame]:
