@@ -135,7 +135,7 @@ def predict_churn(body: PredictRequest, serving: ServingDependency) -> ChurnPred
     """The churn champion's probability, risk band and top factors for each user or feature row."""
     as_of, user_ids, features = _features(body, serving)
     champion = serving.champion("churn")
-    probabilities = champion.model.predict(features)
+    probabilities = _scorable(champion.model.predict(features), body)
     explanation = champion.model.explain(features)
     in_population = in_churn_population(features, serving.settings)
     contributions = explanation.contributions
@@ -159,7 +159,7 @@ def predict_ltv(body: PredictRequest, serving: ServingDependency) -> LtvPredicti
     """The lifetime-value champion's expected revenue over the horizon for each user or feature row."""
     as_of, user_ids, features = _features(body, serving)
     champion = serving.champion("ltv")
-    revenue = champion.model.predict(features)
+    revenue = _scorable(champion.model.predict(features), body)
     return LtvPredictions(
         model=_version(champion), as_of_date=as_of, ltv_horizon_days=serving.settings.ltv_horizon_days,
         currency=serving.settings.reporting_currency,
@@ -181,6 +181,20 @@ def _features(body: PredictRequest, serving: Serving) -> tuple[date | None, list
                        "check the ids (the warehouse's user_id, after identity stitching)", "user_ids")
     by_user = found.set_index("user_id")
     return as_of, list(body.user_ids), by_user.loc[list(body.user_ids), FEATURE_NAMES].reset_index(drop=True)
+
+
+def _scorable(scores: np.ndarray, body: PredictRequest) -> np.ndarray:
+    """The scores, when each is a finite number. Values far outside what a user can have (an age of 1e300
+    days) can overflow a model's formulas: that row is the client's to fix. From the warehouse's own
+    features, it is a bug of ours, and a 500 says so."""
+    unscorable = np.flatnonzero(~np.isfinite(np.asarray(scores, dtype="float64")))
+    if len(unscorable) and body.rows is not None:
+        field = f"rows[{unscorable[0]}]"
+        raise ApiError(422, "unscorable_row", f"{field}: the model gives no finite score for these values; check "
+                       "them against the features' meanings in the request schema at /docs", field)
+    if len(unscorable):
+        raise ArithmeticError(f"non-finite scores for user ids {[body.user_ids[i] for i in unscorable[:10]]}")
+    return scores
 
 
 def _version(champion: Champion) -> ModelVersion:

@@ -104,6 +104,14 @@ def test_ltv_of_rows(server: ApiServer, champions: dict):
     assert revenue[2:] == pytest.approx(rows["revenue_90d"][2:].fillna(0).tolist(), abs=1e-9)
 
 
+def test_a_row_the_model_cannot_score_is_422_naming_it(server: ApiServer, champions: dict):
+    rows = feature_rows(3, seed=16)
+    rows.loc[1, "revenue_90d"] = 1.7e308  # a valid float; times the horizon, not one
+    response = server.post("/v1/models/ltv/predict", {"rows": as_json_rows(rows)})
+    assert response.status_code == 422, response.text
+    assert (response.json()["code"], response.json()["field"]) == ("unscorable_row", "rows[1]")
+
+
 def test_a_new_champion_is_served_without_a_restart_and_rolled_back(server: ApiServer, champions: dict):
     from ml import registry
 

@@ -59,4 +59,4 @@ class RevenueRateModel:
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         revenue = features["revenue_90d"].astype("float64").fillna(0.0).to_numpy()
-        return revenue / 90 * self.horizon_days
+        return revenue * self.horizon_days / 90  # overflows for a revenue near the largest float
