@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from metrics.errors import WarehouseNotFoundError
 from ml.features import FeatureError
@@ -73,6 +74,13 @@ def install(app: FastAPI) -> None:
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         return _answer(ApiError(422, "invalid_request", f"{field}: {first.get('msg', 'invalid')}{more}; "
                                 "see the request schema at /docs", field))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        # The router's own answers (no such route, method not allowed) in the same shape as ours.
+        return _answer(ApiError(error.status_code, f"http_{error.status_code}",
+                                f"{error.detail}: {request.method} {request.url.path}; the routes are listed at /docs",
+                                headers=getattr(error, "headers", None)))
 
     for exception_type, (status, code) in STATUS_OF_ERROR.items():
         app.add_exception_handler(exception_type, _answering(status, code))

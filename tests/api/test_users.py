@@ -118,6 +118,14 @@ def test_every_key_is_accepted_and_logged_by_name(server: ApiServer):
     assert "k-etl-91c2" not in log and "k-dash-7f3a" not in log
 
 
+def test_unknown_route_answers_in_the_api_error_shape(server: ApiServer):
+    response = server.get("/v1/nothing-here")
+    assert response.status_code == 404, response.text
+    assert response.json() == {"code": "http_404", "field": None,
+                               "message": "Not Found: GET /v1/nothing-here; the routes are listed at /docs"}
+    assert server.get("/v1/models/churn/predict").json()["code"] == "http_405"
+
+
 @pytest.mark.parametrize("path", ["/healthz", "/docs", "/openapi.json"])
 def test_health_and_docs_need_no_key(server: ApiServer, path: str):
     assert server.get(path, headers=None).status_code == 200
