@@ -42,7 +42,7 @@ demo: setup  ## the main job on the embedded defaults
 test: setup browser  ## every test (CI runs exactly this)
 	$(PY) -m pytest $(ARGS)
 
-up: setup  ## the collector (ANALYTICS_COLLECTOR_HOST:PORT) and Dagster UI + daemon (127.0.0.1:3000); Ctrl-C stops both
+up: setup  ## the collector (ANALYTICS_COLLECTOR_HOST:PORT), Dagster UI + daemon (127.0.0.1:3000), the HTTP API (127.0.0.1:8000) and the MLflow UI (127.0.0.1:5000); Ctrl-C stops them
 	$(PY) -m orchestration.up $(ARGS)
 
 pipeline: setup  ## bring the warehouse up to date: every landed arrival day not yet through the chain (ARGS=--full-refresh)
@@ -58,6 +58,7 @@ bench: setup  ## benchmarks next to a same-run baseline at BENCH_EVENTS=200000 (
 	$(PY) bench/collector.py
 	$(PY) bench/lake.py --events $(BENCH_EVENTS)
 	$(PY) bench/warehouse.py --events $(BENCH_EVENTS)
+	for events in $(BENCH_EVENTS); do $(PY) bench/ml.py --events $$events || exit 1; done
 
 lint: setup  ## ruff
 	.venv/bin/ruff check .

@@ -203,6 +203,11 @@ class Settings(BaseSettings):
         return self.data_dir / "mlflow" / "artifacts"
 
     @property
+    def ml_scores_dir(self) -> Path:
+        """Where scoring writes `as_of_date=YYYY-MM-DD/scores.parquet` for dbt to read into `marts.fct_user_scores`."""
+        return self.data_dir / "ml" / "scores"
+
+    @property
     def served_warehouse(self) -> Path:
         """The DuckDB file readers attach (dashboards, reports, alerts, ML scoring)."""
         return self.warehouse_path or self.data_dir / "warehouse" / "analytics.duckdb"

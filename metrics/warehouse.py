@@ -8,9 +8,10 @@ long-lived reader sees each new version from its next query on. ``reconnect()`` 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,13 @@ class ServedWarehouse:
             if type_name == "HUGEINT" and not frame[column].isna().any():
                 frame[column] = frame[column].astype("int64")
         return frame
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection to the current version, for code that runs its own SQL on it (``ml.features``);
+        other queries wait until the block ends."""
+        with self._lock:
+            yield self._current()
 
     def reconnect(self) -> None:
         """Re-open the file now (whether or not it was replaced)."""

@@ -21,6 +21,9 @@ from orchestration.collect.assets import (
 from orchestration.daily import daily_job
 from orchestration.lake.assets import arrival_days, build_lake_assets
 from orchestration.lake.resources import SparkJobRunner
+from orchestration.ml.assets import model_assets, user_scores
+from orchestration.ml.schedules import ml_training_job, ml_training_schedule
+from orchestration.ml.sensors import ml_drift_sensor
 from orchestration.quality import (
     accept_quality_failure_job,
     freshness_checks,
@@ -52,6 +55,12 @@ def daily_chain_definitions() -> dg.Definitions:
     )
 
 
+def ml_definitions() -> dg.Definitions:
+    """The models, trained weekly and when the drift sensor asks, and the scores the daily chain writes."""
+    return dg.Definitions(assets=[*model_assets, user_scores], jobs=[ml_training_job],
+                          schedules=[ml_training_schedule], sensors=[ml_drift_sensor])
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions.merge(collect_definitions(), daily_chain_definitions())
+    return dg.Definitions.merge(collect_definitions(), daily_chain_definitions(), ml_definitions())

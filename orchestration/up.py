@@ -1,9 +1,12 @@
-"""`make up`: the collector and Dagster (UI + daemon) in one command; Ctrl-C stops both.
+"""`make up`: the collector, Dagster (UI + daemon), the HTTP API and the MLflow UI in one command; Ctrl-C
+stops them all.
 
     python -m orchestration.up [--dagster-port 3000]
 
 Dagster keeps its runs, schedules and sensor cursors in ``DAGSTER_HOME=$ANALYTICS_DATA_DIR/dagster``; its
-``dagster.yaml`` is written there when missing (edit it freely afterwards).
+``dagster.yaml`` is written there when missing (edit it freely afterwards). The MLflow UI serves the store
+of ``ANALYTICS_MLFLOW_TRACKING_URI`` (SQLite under the data folder by default) on
+127.0.0.1:``ANALYTICS_MLFLOW_UI_PORT``.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from analytics_settings import REPO_ROOT, load_settings
+from analytics_settings import REPO_ROOT, Settings, load_settings
 
 DAGSTER_PORT = 3000
 STOP_TIMEOUT_SECONDS = 30
 READY_TIMEOUT_SECONDS = 120
-STOP_SIGNALS = {"collector": signal.SIGTERM, "dagster": signal.SIGINT}
+STOP_SIGNALS = {"collector": signal.SIGTERM, "dagster": signal.SIGINT, "api": signal.SIGTERM,
+                "mlflow": signal.SIGTERM}
 # The lake assets run in the pool `lake` (orchestration/lake/assets.py); a default limit of 1 lets one
 # lake step run at a time across all runs, so two runs never write the same partition.
 DAGSTER_YAML = """\
@@ -44,6 +48,37 @@ def dagster_home(data_dir: Path) -> Path:
     if not config.exists():
         config.write_text(DAGSTER_YAML)
     return home
+
+
+def mlflow_ui_command(settings: Settings) -> list[str] | None:
+    """``mlflow server`` on the settings' tracking and registry store, on 127.0.0.1:mlflow_ui_port; None when
+    ANALYTICS_MLFLOW_TRACKING_URI is a tracking server (it serves its own UI).
+
+    A SQLite store is created first, under the lock of ``ml.tracking`` (MLflow migrates an empty store
+    without one, and the server would race a training run that starts at the same time).
+    """
+    from ml import tracking  # imports MLflow: only when the UI is started
+
+    if settings.mlflow_uri.startswith(tracking.SERVER_SCHEMES):
+        return None
+    tracking.configure(settings)
+    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", settings.mlflow_uri,
+            "--default-artifact-root", settings.mlflow_artifacts.resolve().as_uri(),
+            "--host", "127.0.0.1", "--port", str(settings.mlflow_ui_port), "--workers", "1"]
+
+
+def services(settings: Settings, dagster_port: int = DAGSTER_PORT) -> dict[str, tuple[list[str], str]]:
+    """What `make up` runs: each service's command and the URL that answers 200 once it is ready."""
+    found = {
+        "collector": ([sys.executable, "-m", "collector"],
+                      f"http://{settings.collector_host}:{settings.collector_port}/healthz"),
+        "dagster": ([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
+                     "-p", str(dagster_port)], f"http://127.0.0.1:{dagster_port}/server_info"),
+        "api": ([sys.executable, "-m", "api"], f"http://{settings.api_host}:{settings.api_port}/healthz"),
+    }
+    if (mlflow_ui := mlflow_ui_command(settings)) is not None:
+        found["mlflow"] = (mlflow_ui, f"http://127.0.0.1:{settings.mlflow_ui_port}/health")
+    return found
 
 
 def answers(url: str) -> bool:
@@ -84,21 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = load_settings()
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home(settings.data_dir))}
-    collector_url = f"http://{settings.collector_host}:{settings.collector_port}"
-    dagster_url = f"http://127.0.0.1:{args.dagster_port}"
-    commands = {
-        "collector": [sys.executable, "-m", "collector"],
-        "dagster": [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
-                    "-p", str(args.dagster_port)],
-    }
+    started = services(settings, args.dagster_port)
+    waiting = {name: url for name, (_, url) in started.items()}
     # Handlers before the children start: a signal this process ignores (SIGINT under `nohup` or `&`)
     # would stay ignored in them. Own process groups: Ctrl-C reaches only this launcher, which stops them.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     processes = {name: subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True)
-                 for name, command in commands.items()}
+                 for name, (command, _) in started.items()}
     print(f"DAGSTER_HOME={env['DAGSTER_HOME']}; Ctrl-C stops everything", flush=True)
-    waiting = {"collector": f"{collector_url}/healthz", "Dagster UI": f"{dagster_url}/server_info"}
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     try:
         while all(p.poll() is None for p in processes.values()):
@@ -116,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         _stop(processes)
         return 1
     except KeyboardInterrupt:
-        print("stopping the collector (it seals its open landing files) and Dagster", flush=True)
+        print("stopping the collector (it seals its open landing files), Dagster, the API and the MLflow UI",
+              flush=True)
         return _stop(processes)
 
 
