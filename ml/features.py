@@ -124,23 +124,44 @@ with as_of_dates as (
     select unnest($as_of_dates::date[]) as as_of_date
 ),
 
+requested as (
+    select unnest($user_ids::varchar[]) as user_key
+),
+
+readable_ids as (
+    -- with user ids given, only the events that can stitch to them are read (what makes one user's features
+    -- cheap): their ids, the ids ever linked to them, and those linked to an id ever aliased to them. A
+    -- superset: the key is checked after stitching
+    select user_key as id from requested
+    union
+    select link.linked_id from ({links_of_all_events}) as link where link.user_id in (select user_key from requested)
+    union
+    select link.linked_id
+    from ({links_of_all_events}) as link
+    join ({links_of_all_events}) as hop on hop.linked_id = link.user_id
+    where hop.user_id in (select user_key from requested)
+),
+
 known_events as (
-    -- what the warehouse knew before each D: event time and arrival day both before it
-    select dates.as_of_date, event.*
+    -- what the warehouse knew before each D: event time and arrival day both before it (only the columns
+    -- used: each event is repeated once per date)
+    select
+        dates.as_of_date, event.event_id, event.event_type, event.event_name, event.event_time, event.event_date,
+        event.received_at, event.user_id, event.anonymous_id, event.previous_id, event.device_type,
+        event.library_name, event.country_code, event.utm_source, event.referrer_class, event.reporting_revenue,
+        event.is_bot,
+        case when event.event_type = 'identify' then event.traits ->> '$.plan' end as plan_trait
     from marts.fct_events as event
     join as_of_dates as dates
       on event.event_time < dates.as_of_date and event.received_date < dates.as_of_date
+    where $user_ids::varchar[] is null
+       or event.user_id in (select id from readable_ids)
+       or event.anonymous_id in (select id from readable_ids)
+       or event.previous_id in (select id from readable_ids)
 ),
 
 candidate_links as (
-    -- int_identity_links' candidates: an anonymous id by any call carrying a userId, a previousId by an alias
-    select as_of_date, anonymous_id as linked_id, user_id, event_time as linked_at, event_id, event_type as linked_by
-    from known_events
-    where anonymous_id is not null and user_id is not null and anonymous_id <> user_id
-    union all
-    select as_of_date, previous_id, user_id, event_time, event_id, 'alias'
-    from known_events
-    where event_type = 'alias' and previous_id is not null and user_id is not null and previous_id <> user_id
+    {known_links}
 ),
 
 links as (
@@ -270,8 +291,7 @@ event_features as (
         min(days_ago) filter (where is_order)                                 as last_order_days_ago,
         sum(reporting_revenue) filter (where is_order) / count(*) filter (where is_order) as average_order_value,
         -- dim_users' rule: the last plan sent wins (event time, then arrival, then event id)
-        arg_max(traits ->> '$.plan', (event_time, received_at, event_id))
-            filter (where event_type = 'identify' and traits ->> '$.plan' is not null) as plan,
+        arg_max(plan_trait, (event_time, received_at, event_id)) filter (where plan_trait is not null) as plan,
         arg_max(device_type, (event_time, event_id))                          as device_type,
         arg_max(case library_name when 'analytics.js' then 'web' when 'analytics-ios' then 'ios'
                                   when 'analytics-android' then 'android' else library_name end,
@@ -295,6 +315,18 @@ join bot_share using (as_of_date, user_key)
 order by event_features.as_of_date, event_features.user_key
 """
 
+# int_identity_links' candidates (its macro identity_links): an anonymous id by any call carrying a userId,
+# a previousId by an alias
+_LINKS_SQL = """
+    select {date} anonymous_id as linked_id, user_id, event_time as linked_at, event_id, event_type as linked_by
+    from {events}
+    where anonymous_id is not null and user_id is not null and anonymous_id <> user_id
+    union all
+    select {date} previous_id, user_id, event_time, event_id, 'alias'
+    from {events}
+    where event_type = 'alias' and previous_id is not null and user_id is not null and previous_id <> user_id
+"""
+
 # Step k counts when steps 1..k were all done (the product's flow does them in this order).
 _FUNNEL_STEP_SQL = " + ".join(
     "(" + " and ".join(f"bool_or(event_name = '{step}')" for step in FUNNEL_STEPS[:k]) + ")::int"
@@ -315,7 +347,10 @@ def build_features(connection: duckdb.DuckDBPyConnection, as_of: date | Sequence
     columns = ",\n    ".join(
         f"{feature.name}" if feature.kind == "categorical" else f"{feature.name}::double as {feature.name}"
         for feature in FEATURES)
-    sql = FEATURES_SQL.format(funnel_step=_FUNNEL_STEP_SQL, columns=columns)
+    sql = FEATURES_SQL.format(
+        funnel_step=_FUNNEL_STEP_SQL, columns=columns,
+        known_links=_LINKS_SQL.format(date="as_of_date,", events="known_events"),
+        links_of_all_events=_LINKS_SQL.format(date="", events="marts.fct_events"))
     frame = connection.execute(sql, {
         "as_of_dates": dates, "user_ids": None if user_ids is None else list(user_ids),
         "inactivity_minutes": inactivity_minutes or load_settings().session_inactivity_minutes,

@@ -22,6 +22,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 
 from analytics_settings import Settings
 from ml import tracking
@@ -33,6 +34,8 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 MODEL_ARTIFACT = "model"
 INPUT_EXAMPLE_ROWS = 5
+# What MLflow answers for a model never registered, and for an alias not set.
+NOT_FOUND = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
 # The libraries a logged model needs, pinned to what trained it. Listing them spares MLflow's inference,
 # which imports the model in a subprocess on every log (seconds per run).
 MODEL_REQUIREMENTS = ("mlflow", "numpy", "pandas", "scikit-learn", "lightgbm", "pymc-marketing")
@@ -107,6 +110,10 @@ class ScoringModelWrapper(mlflow.pyfunc.PythonModel):
 def log_model(model: ScoringModel, training_data: pd.DataFrame) -> ModelInfo:
     """Log ``model`` to the active run with a signature and an input example taken from its training data."""
     example = training_data[model.feature_names].head(INPUT_EXAMPLE_ROWS)
+    # MLflow's schemas know strings, not pandas categories (it refuses a categorical example); the model
+    # turns strings back into its categories, as it does for rows posted to the API.
+    example = example.astype({column: str for column in example.columns
+                              if isinstance(example[column].dtype, pd.CategoricalDtype)})
     return mlflow.pyfunc.log_model(
         name=MODEL_ARTIFACT, python_model=ScoringModelWrapper(model),
         signature=infer_signature(example, model.predict(example)), input_example=example,
@@ -126,7 +133,9 @@ def load_model(name: str, settings: Settings, alias: str = CHAMPION) -> Champion
     client = tracking.configure(settings)
     try:
         found = client.get_model_version_by_alias(name, alias)
-    except MlflowException:
+    except MlflowException as error:
+        if error.error_code not in NOT_FOUND:
+            raise
         raise NoChampionError(
             f"model {name!r} has no {alias} in {settings.mlflow_uri} yet; train one: python -m ml train {name}"
         ) from None

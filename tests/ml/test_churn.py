@@ -16,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 from collector.generator.catalog import WEEKDAY_FACTORS
 from ml import churn
 from ml.churn import KIND, ChurnModel, Explanation, fit, labeled_snapshots, risk_band, top_factors
+from ml.features import CATEGORICAL_FEATURES, FEATURE_NAMES
 from ml.population import snapshot_dates
 from tests.conftest import ML, MlWarehouse, warehouse_settings
 
@@ -154,3 +155,8 @@ def test_the_model_survives_pickling(trained) -> None:
     rows = trained.evaluation_data.head(20)
     np.testing.assert_array_equal(restored.predict(rows), trained.model.predict(rows))
     assert restored.kind == "churn" and restored.feature_set_version == churn.FEATURE_SET_VERSION
+    # one row posted alone (its categoricals plain strings, one category each) scores as in the batch:
+    # LightGBM maps categories by the training's names, not by codes
+    posted = rows[FEATURE_NAMES].astype({name: object for name in CATEGORICAL_FEATURES})
+    alone = [restored.predict(posted.iloc[[i]])[0] for i in range(len(posted))]
+    np.testing.assert_array_equal(alone, trained.model.predict(rows))

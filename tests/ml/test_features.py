@@ -219,7 +219,9 @@ def test_features_as_of_d_ignore_everything_that_arrived_on_or_after_d(
 
 def test_features_for_chosen_users_and_several_dates_in_one_query(ml_warehouse: MlWarehouse,
                                                                    features_as_of: pd.DataFrame) -> None:
-    chosen = sorted(features_as_of["user_id"])[:5]
+    # identified users (their events come from several ids, read through the links) and anonymous ones
+    keys = sorted(features_as_of["user_id"])
+    chosen = [key for key in keys if key.startswith("usr_")][:6] + keys[:2]
     dates = [AS_OF - timedelta(days=7), AS_OF]
     with connect(ml_warehouse.served) as connection:
         both = build_features(connection, dates, user_ids=chosen)

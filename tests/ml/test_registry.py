@@ -36,6 +36,7 @@ def synthetic_frame(rows: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({column: rng.normal(size=rows) for column in ("strong", "weak", "noise")})
     frame["label"] = rng.random(rows) < 1 / (1 + np.exp(-(2 * frame.strong + frame.weak)))
+    frame["plan"] = pd.Categorical(rng.choice(["free", "pro"], size=rows))  # read, not used: a categorical input
     return frame
 
 
@@ -45,12 +46,16 @@ EVALUATION = synthetic_frame(2000, seed=1)  # the one evaluation window every ru
 @dataclass
 class ToyModel:
     classifier: LogisticRegression
-    feature_names: list[str]
+    columns: list[str]
     kind: str = "toy"
     feature_set_version: str = "1"
 
+    @property
+    def feature_names(self) -> list[str]:
+        return [*self.columns, "plan"]
+
     def predict(self, features: pd.DataFrame) -> np.ndarray:
-        return self.classifier.predict_proba(features[self.feature_names])[:, 1]
+        return self.classifier.predict_proba(features[self.columns])[:, 1]
 
 
 @dataclass
@@ -59,6 +64,7 @@ class ToyKind:
     seed: int = 0
     name: str = "toy"
     min_auc: float = 0.75
+    feature_set_version: str = "1"
     primary_figure: str = "roc_auc"
     higher_is_better: bool = True
     trained: list[TrainedModel] = field(default_factory=list)
@@ -66,7 +72,7 @@ class ToyKind:
     def train(self, settings: Settings, as_of: date | None = None) -> TrainedModel:
         data = synthetic_frame(1000, self.seed)
         model = fit(list(self.columns), data, self.seed)
-        model.kind = self.name
+        model.kind, model.feature_set_version = self.name, self.feature_set_version
         figures = self.evaluate(model, EVALUATION)
         baseline = {"roc_auc": roc_auc_score(EVALUATION.label, EVALUATION.weak)}
         failures = [f"roc_auc {figures['roc_auc']:.3f} below {self.min_auc}"] if figures["roc_auc"] < self.min_auc else []
@@ -145,7 +151,9 @@ def test_first_run_becomes_champion_with_its_evidence_logged(settings: Settings)
     # Artifacts live under the data folder, never in the working directory.
     assert run.info.artifact_uri.startswith((settings.mlflow_artifacts / "first").as_uri())
     logged_model = mlflow.models.get_model_info("models:/first/1")
-    assert logged_model.signature.inputs.input_names() == ["strong", "weak"]
+    assert logged_model.signature.inputs.to_dict() == [{"type": "double", "name": "strong", "required": True},
+                                                       {"type": "double", "name": "weak", "required": True},
+                                                       {"type": "string", "name": "plan", "required": True}]
     assert logged_model.saved_input_example_info is not None
 
 
@@ -173,6 +181,16 @@ def test_better_run_becomes_champion(settings: Settings) -> None:
     assert outcome.decision.startswith("version 2 beats the champion (roc_auc 0.8783 vs 0.8368")
     assert aliases(settings, "better") == {"champion": 2}  # the challenger that won is no longer a challenger
     assert registry.load_model("better", settings).version == 2
+
+
+def test_a_new_feature_set_replaces_a_champion_that_cannot_be_rescored(settings: Settings) -> None:
+    training.run(ToyKind(GOOD, name="refeatured"), settings)
+    outcome = training.run(ToyKind(WORSE, name="refeatured", feature_set_version="2"), settings)
+
+    assert (outcome.version, outcome.alias, outcome.champion_figures) == (2, "champion", {})
+    assert outcome.decision == ("version 2 replaces champion version 1, which reads feature set 1 (now 2) and "
+                                "cannot be re-scored on the same window: champion")
+    assert registry.load_model("refeatured", settings).model.feature_set_version == "2"
 
 
 def test_gated_run_is_recorded_but_not_registered(settings: Settings) -> None:
