@@ -350,9 +350,7 @@ class LtvKind:
         return TrainedModel(
             model=models[chosen],
             params={"model": chosen, "horizon_days": horizon_days, "observed_days": window.observed_days,
-                    "evaluation_date": window.evaluation_date.isoformat(),
-                    "training_dates": ",".join(day.isoformat() for day in window.training_dates),
-                    "seed": SEED, **{f"btyd_{name}": value for name, value in asdict(btyd).items()},
+                    "training_dates": ",".join(day.isoformat() for day in window.training_dates), "seed": SEED, **{f"btyd_{name}": value for name, value in asdict(btyd).items()},
                     **({f"lightgbm_{name}": value for name, value in LIGHTGBM_PARAMS.items()}
                        if "lightgbm" in models else {})},
             figures={**candidate, "observed_days": float(window.observed_days),

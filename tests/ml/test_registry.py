@@ -308,3 +308,8 @@ def test_concurrent_first_use_of_a_fresh_store(tmp_path: Path) -> None:
     assert (settings.data_dir / "mlflow" / "mlflow.db").exists()
     client = tracking.configure(settings)
     assert [experiment.name for experiment in client.search_experiments()] == ["toy", "Default"]
+
+
+def test_git_commit_is_unknown_outside_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(training, "REPO_ROOT", tmp_path)  # an installed copy of the code, not a checkout
+    assert training.git_commit() == "unknown"
