@@ -50,10 +50,13 @@ SEED = 14
 # deterministic=True and a fixed thread count make a run reproducible bit for bit (LightGBM's histogram
 # sums depend on the thread split otherwise); row-wise histograms skip its timing-based choice.
 LIGHTGBM_PARAMS = {
-    "objective": "binary", "learning_rate": 0.03, "num_leaves": 4, "min_data_in_leaf": 100,
+    "objective": "binary", "learning_rate": 0.03, "num_leaves": 4,
     "feature_fraction": 0.9, "lambda_l2": 1.0, "seed": SEED, "deterministic": True, "num_threads": 2,
     "force_row_wise": True, "verbose": -1,
 }
+# Leaves of at least 100 users (a leaf's churn rate is then a rate, not an anecdote); a small product's few
+# hundred users get leaves of a twentieth of them instead of a single constant prediction.
+MAX_MIN_DATA_IN_LEAF = 100
 MAX_ROUNDS = 1000
 EARLY_STOPPING_ROUNDS = 50
 BASELINE_FEATURE = "days_since_last_session"
@@ -170,12 +173,17 @@ class ChurnFit:
     best_iteration: int
 
 
+def training_params(rows: int) -> dict:
+    """LightGBM's parameters for a training set of ``rows`` users."""
+    return {**LIGHTGBM_PARAMS, "min_data_in_leaf": min(MAX_MIN_DATA_IN_LEAF, max(10, rows // 20))}
+
+
 def fit(training: pd.DataFrame, validation: pd.DataFrame) -> ChurnFit:
     """LightGBM on ``training`` with early stopping on ``validation``; both calibrations fitted on
     ``validation``."""
     train_set = lgb.Dataset(_inputs(training), training[LABEL].astype(int), free_raw_data=False)
     valid_set = lgb.Dataset(_inputs(validation), validation[LABEL].astype(int), reference=train_set)
-    booster = lgb.train(LIGHTGBM_PARAMS, train_set, num_boost_round=MAX_ROUNDS, valid_sets=[valid_set],
+    booster = lgb.train(training_params(len(training)), train_set, num_boost_round=MAX_ROUNDS, valid_sets=[valid_set],
                         callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)])
     booster.free_dataset()  # the model is pickled into MLflow: without its training data
     labels = validation[LABEL].to_numpy()
@@ -278,7 +286,7 @@ class ChurnKind:
         probability = fitted.model.predict(evaluation)
         return TrainedModel(
             model=fitted.model,
-            params={**LIGHTGBM_PARAMS, "max_rounds": MAX_ROUNDS, "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
+            params={**training_params(len(training)), "max_rounds": MAX_ROUNDS, "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
                     "best_iteration": fitted.best_iteration, "calibration": "platt", "baseline": BASELINE_FEATURE,
                     "churn_activity_days": settings.churn_activity_days,
                     "churn_horizon_days": settings.churn_horizon_days, "validation_date": str(dates[-2]),
