@@ -20,7 +20,7 @@ from analytics_settings import load_settings
 from ml.scoring import SCORES_MODEL, score_users_summary
 from orchestration.ml.assets import USER_SCORES, scores_metadata
 from warehouse import DBT_PROJECT_DIR, build_args, building, dbt_environment, ensure_manifest
-from warehouse.project import DBT_EXECUTABLE
+from warehouse.project import DBT_EXECUTABLE, run_dbt
 
 # One dbt build at a time (`make up`'s dagster.yaml limits every pool to 1): they share the build copy.
 WAREHOUSE_POOL = "warehouse"
@@ -69,13 +69,13 @@ def build_warehouse_assets(partitions_def: dg.PartitionsDefinition) -> dg.Assets
         days = context.partition_key_range
         args = build_args(settings, days.start, days.end, config.full_refresh)
         with building(settings, days.end) as build:  # the warehouse's quality suites gate the publish
-            # The scores are computed from the marts of this build and published with them (ml.scoring).
-            yield from dbt.cli([*args, "--exclude", SCORES_MODEL], target_path=build.target_path,
-                               context=context).stream()
+            yield from dbt.cli(args, target_path=build.target_path, context=context).stream()
+            # The scores are computed from the marts of this build and published with them (ml.scoring), then
+            # fct_user_scores is built again to read them. Outside dagster-dbt: it unions a --select with the
+            # run's selection, so `dbt.cli(..., "--select", ...)` would build every model a second time.
             scores = score_users_summary(build.file, settings)
+            run_dbt([*args, "--select", SCORES_MODEL, "--target-path", str(build.target_path)], settings)
             yield dg.AssetMaterialization(USER_SCORES, metadata=scores_metadata(scores))
-            yield from dbt.cli([*args, "--select", SCORES_MODEL], target_path=build.target_path,
-                               context=context).stream()
         context.log.info(f"published {settings.served_warehouse}")
 
     return warehouse_models

@@ -212,7 +212,7 @@ def test_the_warehouse_asset_publishes_the_scores_of_its_run_with_its_marts(
     with duckdb.connect(str(served), read_only=True) as connection:
         last_day = data_through(connection)
     shutil.rmtree(trained.ml_scores_dir, ignore_errors=True)
-    warehouse = build_warehouse_assets(arrival_days("2024-01-01"))
+    warehouse = build_warehouse_assets(arrival_days(date(2024, 1, 1)))
     with dg.instance_for_test() as instance:
         result = dg.materialize([warehouse], partition_key=last_day.isoformat(), instance=instance,
                                 resources={"dbt": dbt_resource()})
