@@ -83,7 +83,8 @@ def test_the_demo_is_short_exact_and_idempotent(tmp_path: Path):
     assert len(lines) < 50, first.stdout
     stages = [line.split()[0] for line in lines if re.match(r"[a-z]+  +.* \d+ s$", line)]
     assert stages == STAGES, first.stdout
-    assert all("passed" in line for line in lines if line.startswith("quality "))
+    # at this small size a few early bronze days get a non-blocking warning (severity `warning`), never a failure
+    assert all(re.search(r" (passed|warn)(, (passed|warn))* ", line) for line in lines if line.startswith("quality "))
 
     log = Path(re.search(r"^full logs .*: (\S+)$", first.stdout, re.MULTILINE)[1])
     assert log.parent == tmp_path / "logs"
