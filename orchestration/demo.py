@@ -5,12 +5,21 @@ goes straight into the landing zone (the generator's landing sink: fast); what a
 through a real collector over HTTP, started and stopped here (a graceful stop seals its files); the rest
 arrives "later" and is not sent. Then it runs
 ``make pipeline`` (Spark compaction and rollup, dbt build and tests, quality gates, publish) in ``make up``'s
-Dagster instance, so the run shows in its UI. It prints one line per stage with its figure and time, headline
-metrics read through the metrics module (money in the reporting currency), and what to open; the full logs
-(collector, Spark, dbt, Dagster) go to ``<data dir>/logs/demo-<time>.log``.
+Dagster instance, so the run shows in its UI. Then it trains the churn, LTV and segments models
+(``python -m ml train``'s code: MLflow runs, registry, promotion) and scores every user with the champions
+(``python -m ml score``'s code: published through a new build). The chain's own scoring ran before any champion
+existed, so this scoring is what fills ``marts.fct_user_scores``. It prints one line per stage with its figure and
+time, headline metrics read through the metrics module (money in the reporting currency), and what to open; the
+full logs (collector, Spark, dbt, Dagster, MLflow) go to ``<data dir>/logs/demo-<time>.log``.
+
+The default size (nine weeks, 1,500 visitors) gives churn the three weekly snapshots it needs: each label window
+(``ANALYTICS_CHURN_HORIZON_DAYS``, 14) must close before the first provisional day, after enough history to
+learn from.
 
 A re-run on the same day finds the traffic landed (its ground truth exists) and the warehouse up to date, and
-prints the same figures; ``make clean`` starts over.
+prints the same figures: training again on the same data gives the same figures, and the new version stays
+challenger (it does not beat the champion), so the champion and the scores do not change; ``make clean``
+starts over.
 """
 
 from __future__ import annotations
@@ -281,10 +290,63 @@ def run_chain(settings: Settings, out: TextIO) -> None:
                  "demo's log file")
 
 
+def train_models(settings: Settings, out: TextIO) -> None:
+    """Train each model as ``python -m ml train <kind>`` does; a line with its figures next to its baseline's,
+    then the registry's decision in words. Too little history for a kind is said, not fatal."""
+    from ml import tracking, training
+
+    for name in training.KINDS:
+        step = time.perf_counter()
+        try:
+            outcome = training.run(training.KINDS[name], settings)
+        except ValueError as too_short:  # e.g. fewer than three closed weekly snapshots for churn
+            print(stage_line(name, "not trained", time.perf_counter() - step), file=out)
+            print(f"{'':12}{too_short}", file=out)
+            continue
+        params = tracking.configure(settings).get_run(outcome.run_id).data.params
+        figure, detail = model_lines(name, outcome, params)
+        print(stage_line(name, figure, time.perf_counter() - step), file=out)
+        print(f"{'':12}{detail}", file=out)
+        print(f"{'':12}{outcome.decision}", file=out)
+
+
+def model_lines(name: str, outcome, params: dict[str, str]) -> tuple[str, str]:
+    """A training run's headline figure and a line of detail, each next to its baseline's."""
+    figures, baseline = outcome.figures, outcome.baseline_figures
+    if name == "churn":
+        return (f"ROC AUC {figures['roc_auc']:.3f} vs {baseline['roc_auc']:.3f} recency baseline",
+                (f"PR AUC {figures['pr_auc']:.3f} vs {baseline['pr_auc']:.3f}, top-decile lift "
+                 f"{figures['top_decile_lift']:.2f} vs {baseline['top_decile_lift']:.2f}, "
+                 f"{figures['rows']:,.0f} users on the evaluation snapshot"))
+    if name == "ltv":
+        return (f"{params['model']} RMSE {figures['rmse']:.2f} vs {baseline['rmse']:.2f} naive baseline",
+                (f"candidate {params['model']} over {figures['observed_days']:.0f} days: Spearman "
+                 f"{figures['spearman']:.3f} vs {baseline['spearman']:.3f}, total {figures['total_predicted']:,.2f} "
+                 f"vs {baseline['total_predicted']:,.2f} (actual {figures['total_actual']:,.2f})"))
+    return (f"{figures['k']:.0f} segments, silhouette {figures['silhouette']:.3f}",
+            params["segment_names"].replace(",", ", "))
+
+
+def score_users(settings: Settings, out: TextIO) -> None:
+    """Score every user as ``python -m ml score`` does; the line counts what the served warehouse now holds."""
+    import duckdb
+
+    from ml import scoring
+
+    step = time.perf_counter()
+    scoring.main(settings=settings)
+    with duckdb.connect(str(settings.served_warehouse), read_only=True) as connection:
+        as_of, users, churn_scored = connection.execute(
+            "select as_of_date, count(*), count(churn_probability) from marts.fct_user_scores "
+            "where as_of_date = (select max(as_of_date) from marts.fct_user_scores) group by as_of_date").fetchall()[0]
+    print(stage_line("scores", f"{users:,} users scored as of {as_of}, {churn_scored:,} for churn",
+                     time.perf_counter() - step), file=out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=28, help="days of traffic, ending today (UTC)")
-    parser.add_argument("--users", type=int, default=3000, help="visitors over the whole range")
+    parser.add_argument("--days", type=int, default=63, help="days of traffic, ending today (UTC)")
+    parser.add_argument("--users", type=int, default=1500, help="visitors over the whole range")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -296,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = run_folder(settings.data_dir, traffic.run_name) / "truth"
     print(f"make demo: {args.days} days of traffic for {args.users:,} visitors, up to now; "
           f"data in {settings.data_dir}", flush=True)
-    print(f"full logs (collector, Spark, dbt, Dagster): {log_path}", flush=True)
+    print(f"full logs (collector, Spark, dbt, Dagster, MLflow): {log_path}", flush=True)
     with logs_to_file(log_path) as out:
         step = time.perf_counter()
         if (truth / "run.json").exists():
@@ -306,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
             print(stage_line("traffic", f"{landed:,} events landed, {accepted:,} via the collector, {later:,} later",
                              time.perf_counter() - step), file=out)
         run_chain(settings, out)
+        train_models(settings, out)
+        score_users(settings, out)
         lines = headlines(settings.served_warehouse, settings.reporting_currency)
     print("\nheadlines (the metrics module, over everything served)")
     print("\n".join(lines))
@@ -315,6 +379,8 @@ open
   Dagster UI        {DAGSTER_UI}   (make up: the run above, assets, checks, schedules)
   dbt docs          http://127.0.0.1:{dbt_docs_port}   (make docs: every model and column, lineage)
   data docs         http://127.0.0.1:{quality_docs_port}   (make docs: every quality validation)
+  MLflow UI         http://127.0.0.1:{settings.mlflow_ui_port}   (make up: Experiments churn, ltv, segments; Models)
+  API               http://{settings.api_host}:{settings.api_port}/docs   (make up: churn and LTV predictions)
   warehouse         {settings.served_warehouse}
   lake              {settings.lake_path}  (landing/, bronze/, gold/, quarantine/)
   ground truth      {truth}
