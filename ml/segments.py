@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
+from threadpoolctl import threadpool_limits
 
 from analytics_settings import Settings
 from ml.features import FEATURE_SET_VERSION, build_features
@@ -143,8 +144,11 @@ def inherited_names(centers: np.ndarray, standardizer: Standardizer, previous: S
 def silhouette(points: np.ndarray, assignment: np.ndarray) -> float:
     if len(set(assignment.tolist())) < 2:  # one segment: silhouette is undefined, the worst score
         return -1.0
-    return float(silhouette_score(points, assignment, sample_size=min(len(points), SILHOUETTE_SAMPLE),
-                                  random_state=SEED))
+    # One thread: OpenMP and BLAS sum in an order that depends on the thread split, which moved silhouettes
+    # in their 13th digit from one run to the next; the same data must give the same figures.
+    with threadpool_limits(limits=1):
+        return float(silhouette_score(points, assignment, sample_size=min(len(points), SILHOUETTE_SAMPLE),
+                                      random_state=SEED))
 
 
 def fit_segments(features: pd.DataFrame, previous: SegmentsModel | None = None) -> tuple[SegmentsModel, dict[int, float]]:
@@ -155,7 +159,8 @@ def fit_segments(features: pd.DataFrame, previous: SegmentsModel | None = None) 
     candidates = [k for k in K_RANGE if k < len(points)]
     if not candidates:
         raise ValueError(f"segments need more than {K_RANGE.start} users, got {len(points)}: load more history")
-    fits = {k: KMeans(n_clusters=k, n_init=10, random_state=SEED).fit(points) for k in candidates}
+    with threadpool_limits(limits=1):  # see silhouette()
+        fits = {k: KMeans(n_clusters=k, n_init=10, random_state=SEED).fit(points) for k in candidates}
     scores = {k: silhouette(points, fit.labels_) for k, fit in fits.items()}
     best = max(candidates, key=lambda k: (scores[k], -k))
     labels = fits[best].labels_
