@@ -263,7 +263,7 @@ class ChurnKind:
         from ml.registry import TrainedModel  # imports MLflow: only where a run is recorded
 
         with duckdb.connect(str(settings.served_warehouse), read_only=True) as connection:
-            dates = snapshot_dates(connection, settings, settings.churn_horizon_days, as_of)
+            dates = snapshot_dates(connection, settings.churn_horizon_days, as_of)
             if len(dates) < 3:
                 raise ValueError(
                     f"churn needs three weekly snapshots whose {settings.churn_horizon_days}-day label window "

@@ -301,10 +301,10 @@ def evaluation_window(connection: duckdb.DuckDBPyConnection, settings: Settings,
                       as_of: date | None = None) -> EvaluationWindow:
     """The latest snapshot whose full horizon closed before ``as_of`` and the earlier ones; without any, the
     second half of the history (at most the horizon) is the observed window."""
-    closed = snapshot_dates(connection, settings, settings.ltv_horizon_days, as_of)
+    closed = snapshot_dates(connection, settings.ltv_horizon_days, as_of)
     if closed:
         return EvaluationWindow(closed[-1], settings.ltv_horizon_days, closed[:-1])
-    first_open = first_provisional_day(connection, settings)
+    first_open = first_provisional_day(connection)
     end = min(as_of, first_open) if as_of else first_open
     (first_day,) = connection.execute("select min(event_date) from marts.fct_events").fetchall()[0]
     history = (end - first_day).days if first_day else 0

@@ -37,9 +37,12 @@ def scoring_date(connection: duckdb.DuckDBPyConnection) -> date:
     return data_through(connection) + timedelta(days=1)
 
 
-def first_provisional_day(connection: duckdb.DuckDBPyConnection, settings: Settings) -> date:
-    """The first event day that may still gain late events (dim_date's rule with ANALYTICS_PROVISIONAL_DAYS)."""
-    return data_through(connection) - timedelta(days=settings.provisional_days - 1)
+def first_provisional_day(connection: duckdb.DuckDBPyConnection) -> date:
+    """The first event day that may still gain late events: ``dim_date``'s, so the rule lives in the warehouse
+    and follows the ANALYTICS_PROVISIONAL_DAYS it was built with; the day after ``data_through`` when no day is
+    provisional."""
+    (first,) = connection.execute("select min(date_day) from marts.dim_date where is_provisional").fetchall()[0]
+    return first if first is not None else data_through(connection) + timedelta(days=1)
 
 
 def in_churn_population(features: pd.DataFrame, settings: Settings) -> pd.Series:
@@ -56,7 +59,7 @@ def churn_population(connection: duckdb.DuckDBPyConnection, as_of: date, setting
 
 def _check_closed(connection: duckdb.DuckDBPyConnection, as_of: date, horizon_days: int, settings: Settings,
                   variable: str) -> date:
-    first_open = first_provisional_day(connection, settings)
+    first_open = first_provisional_day(connection)
     if as_of + timedelta(days=horizon_days) > first_open:
         raise LabelWindowOpenError(
             f"the window [{as_of}, {as_of + timedelta(days=horizon_days)}) of as-of date {as_of} is not closed: "
@@ -111,7 +114,7 @@ def churn_labels(connection: duckdb.DuckDBPyConnection, as_of: date, settings: S
 def ltv_targets(connection: duckdb.DuckDBPyConnection, as_of: date, settings: Settings) -> pd.DataFrame:
     """``user_id``, ``future_revenue`` (reporting currency, ``[as_of, as_of + ltv_horizon_days)``) and
     ``observed_days`` (how many days of that window are closed) for every user seen before ``as_of``."""
-    first_open = first_provisional_day(connection, settings)
+    first_open = first_provisional_day(connection)
     observed = max(0, min(settings.ltv_horizon_days, (first_open - as_of).days))
     users = build_features(connection, as_of, inactivity_minutes=settings.session_inactivity_minutes)["user_id"]
     future = _future_activity(connection, users.tolist(), as_of, observed)
@@ -119,11 +122,11 @@ def ltv_targets(connection: duckdb.DuckDBPyConnection, as_of: date, settings: Se
                          "observed_days": observed})
 
 
-def snapshot_dates(connection: duckdb.DuckDBPyConnection, settings: Settings, horizon_days: int,
-                   as_of: date | None = None, every_days: int = 7) -> list[date]:
+def snapshot_dates(connection: duckdb.DuckDBPyConnection, horizon_days: int, as_of: date | None = None,
+                   every_days: int = 7) -> list[date]:
     """Dates every ``every_days`` days, oldest first, whose window ``[date, date + horizon_days)`` closed on or
     before ``as_of`` (by default, and at the latest, the first provisional day), after the first event day."""
-    first_open = first_provisional_day(connection, settings)
+    first_open = first_provisional_day(connection)
     end = min(as_of, first_open) if as_of else first_open
     (first_day,) = connection.execute("select min(event_date) from marts.fct_events").fetchall()[0]
     latest = end - timedelta(days=horizon_days)

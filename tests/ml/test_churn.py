@@ -34,7 +34,7 @@ def settings(ml_warehouse: MlWarehouse):
 @pytest.fixture(scope="module")
 def snapshots(ml_warehouse: MlWarehouse, settings) -> pd.DataFrame:
     with duckdb.connect(str(ml_warehouse.served), read_only=True) as connection:
-        dates = snapshot_dates(connection, settings, settings.churn_horizon_days)
+        dates = snapshot_dates(connection, settings.churn_horizon_days)
         return labeled_snapshots(connection, dates, settings)
 
 

@@ -244,11 +244,11 @@ def test_population_labels_and_dates(ml_warehouse: MlWarehouse, features_as_of: 
         through = data_through(connection)
         assert through == last_day + timedelta(days=5)  # offline-queued sessions arrive up to five days late
         assert scoring_date(connection) == through + timedelta(days=1)
-        first_open = first_provisional_day(connection, settings)
+        first_open = first_provisional_day(connection)
         assert first_open == through - timedelta(days=settings.provisional_days - 1)
-        assert snapshot_dates(connection, settings, 14) == [first_open - timedelta(days=14 + 7 * k)
+        assert snapshot_dates(connection, 14) == [first_open - timedelta(days=14 + 7 * k)
                                                           for k in range(7)][::-1]
-        assert snapshot_dates(connection, settings, 14, as_of=AS_OF) == [date(2024, 1, 8), date(2024, 1, 15),
+        assert snapshot_dates(connection, 14, as_of=AS_OF) == [date(2024, 1, 8), date(2024, 1, 15),
                                                                          date(2024, 1, 22)]
         population = churn_population(connection, AS_OF, settings)
         labels = churn_labels(connection, AS_OF, settings)

@@ -224,7 +224,7 @@ def nine_weeks(ml_settings: Settings) -> TrainedModel:
 def test_on_nine_weeks_bg_nbd_alone_beats_the_naive_baseline_on_the_observed_half(
         ml_settings: Settings, nine_weeks: TrainedModel) -> None:
     with duckdb.connect(str(ml_settings.served_warehouse), read_only=True) as connection:
-        first_open = first_provisional_day(connection, ml_settings)
+        first_open = first_provisional_day(connection)
         (first_day,) = connection.execute("select min(event_date) from marts.fct_events").fetchall()[0]
     observed = (first_open - first_day).days // 2
     trained = nine_weeks
