@@ -78,7 +78,7 @@ def score_users_summary(warehouse: Path, settings: Settings, as_of: date | None 
             population = set(features.loc[in_churn_population(features, settings), "user_id"])
         else:  # nothing to score with: no need to build the features
             features, population = pd.DataFrame({"user_id": pd.Series(dtype="string")}), set()
-    scores = score_frame(features, as_of, population, champions, settings)
+    scores = score_frame(features, as_of, population, champions)
     path = scores_path(settings, as_of)
     write_atomically(scores, path)
     summary = ScoresSummary(path, as_of, len(scores), int(scores["churn_probability"].notna().sum()),
@@ -105,8 +105,7 @@ def _champion(name: str, settings: Settings, feature_set_version: str):
     return champion
 
 
-def score_frame(features: pd.DataFrame, as_of: date, churn_users: set[str], champions: dict,
-                settings: Settings) -> pd.DataFrame:
+def score_frame(features: pd.DataFrame, as_of: date, churn_users: set[str], champions: dict) -> pd.DataFrame:
     """One row per user of ``features`` in the order of ``SCORES_SCHEMA``: each champion's scores, null for a
     model without a champion (and churn's for users outside ``churn_users``)."""
     scores = pd.DataFrame({"user_id": features["user_id"].astype("string").to_numpy(), "as_of_date": as_of})
@@ -114,7 +113,7 @@ def score_frame(features: pd.DataFrame, as_of: date, churn_users: set[str], cham
         scores[column] = None
     if "ltv" in champions:
         scores["predicted_revenue"] = champions["ltv"].model.predict(features)
-        scores["ltv_horizon_days"] = settings.ltv_horizon_days
+        scores["ltv_horizon_days"] = champions["ltv"].model.horizon_days  # what it predicts, not the setting
         scores["ltv_model_version"] = champions["ltv"].version
     if "segments" in champions:
         scores["segment"] = champions["segments"].model.predict(features)

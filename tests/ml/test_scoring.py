@@ -132,6 +132,8 @@ def test_ml_score_publishes_every_users_scores_for_the_scoring_day_and_again_the
     monkeypatch.setenv("ANALYTICS_DATA_DIR", str(trained.data_dir))
     monkeypatch.setenv("ANALYTICS_WAREHOUSE_PATH", str(trained.served_warehouse))
     monkeypatch.setenv("ANALYTICS_LAKE_URI", str(trained.lake_root))
+    # The champion predicts over the horizon it was trained for, whatever the scoring run's setting says.
+    monkeypatch.setenv("ANALYTICS_LTV_HORIZON_DAYS", str(trained.ltv_horizon_days + 1))
     served = trained.served_warehouse
     with duckdb.connect(str(served), read_only=True) as connection:
         day = scoring_date(connection)
