@@ -7,7 +7,14 @@ Two models on the same out-of-time window, and the naive "past revenue rate x ho
   so that non-buyers are customers too (``frequency`` 0, ``T`` = days since first seen: the longer they stay
   without an order, the lower their expected purchases). Transactions are order days, their value the mean
   revenue per order day (``revenue_lifetime / order_days_lifetime``); non-buyers get the population's mean
-  spend. It needs no closed label window, so it works on a few weeks of history.
+  spend. It needs no closed label window, so it works on a few weeks of history. The purchase rate has two
+  covariates (pymc-marketing's ``purchase_covariate_cols``): the user's sessions per day and funnel step, so a
+  frequent visitor who completed their profile is expected to buy more than a one-visit browser of the same
+  age. Without them, users without an order differ only by age, and the predicted total was 22% under the
+  actual on the test data (6% with them). Gamma-Gamma's MAP fit gives a buyer's own mean order value little
+  weight (5% after one order day): right for the generator, which draws each order's value independently of
+  the user. The modified BG/NBD and Pareto/NBD, which let a non-buyer drop out, fit no dropout here (a -> 0) and change
+  no figure.
 * **LightGBM** (Tweedie objective: revenue is zero for most users, continuous for the others) on the features
   plus the BG/NBD outputs, trained on the earlier snapshots whose label windows closed.
 
@@ -67,10 +74,14 @@ class LtvDataError(ValueError):
 
 
 def transaction_summary(features: pd.DataFrame) -> pd.DataFrame:
-    """BG/NBD's ``frequency, recency, T, monetary_value`` in days, from the feature columns.
+    """BG/NBD's ``frequency, recency, T, monetary_value`` in days, and its purchase covariates, from the
+    feature columns.
 
     Birth is the first day the product saw the user (``days_since_first_seen``), so a non-buyer has
     ``frequency`` 0, ``recency`` 0 and ``monetary_value`` 0; a buyer's transactions are their order days.
+    The covariates are ``session_pace`` (log of sessions per day since first seen, one added to both: the
+    generator's orders are a share of a user's sessions) and ``funnel_step`` (0-4: only a user who went
+    through the signup funnel can order).
     """
     age = features["days_since_first_seen"].fillna(0.0).clip(lower=0.0).to_numpy(float)
     order_days = features["order_days_lifetime"].fillna(0.0).to_numpy(float)
@@ -79,13 +90,22 @@ def transaction_summary(features: pd.DataFrame) -> pd.DataFrame:
     recency = np.where(buyer, np.clip(age - np.nan_to_num(last_order_ago, nan=age), 0.0, age), 0.0)
     revenue = features["revenue_lifetime"].fillna(0.0).to_numpy(float)
     monetary = np.where(buyer, revenue / np.where(buyer, order_days, 1.0), 0.0)
-    return pd.DataFrame({"frequency": order_days, "recency": recency, "T": age, "monetary_value": monetary})
+    sessions = features["sessions_lifetime"].fillna(0.0).to_numpy(float)
+    return pd.DataFrame({"frequency": order_days, "recency": recency, "T": age, "monetary_value": monetary,
+                         "session_pace": np.log((sessions + 1) / (age + 1)),
+                         "funnel_step": features["funnel_step_reached"].fillna(0.0).to_numpy(float)})
+
+
+PURCHASE_COVARIATES = ["session_pace", "funnel_step"]
 
 
 @dataclass(frozen=True)
 class BuyTillYouDie:
-    """The fitted population parameters of BG/NBD (r, alpha, a, b) and Gamma-Gamma (p, q, v).
+    """The fitted population parameters of BG/NBD with purchase covariates (r, alpha, a, b and the
+    coefficients of :data:`PURCHASE_COVARIATES`) and Gamma-Gamma (p, q, v).
 
+    A user's purchase-rate scale is ``alpha * exp(-covariates . coefficients)`` (Fader & Hardie 2007, "Incorporating
+    time-invariant covariates"): the users who visit often and went further through the funnel buy more.
     The predictions are the closed forms pymc-marketing's ``BetaGeoModel.expected_purchases`` /
     ``expected_probability_alive`` and ``GammaGammaModel.expected_customer_spend`` compute (Fader, Hardie &
     Lee 2005, eq. 10; Fader & Hardie 2013, eq. 5), on plain floats: the library's fitted models hold a PyMC
@@ -100,16 +120,25 @@ class BuyTillYouDie:
     p: float
     q: float
     v: float
+    session_pace_coefficient: float
+    funnel_step_coefficient: float
 
     @classmethod
     def from_fits(cls, orders: BetaGeoModel, spend: GammaGammaModel) -> BuyTillYouDie:
         def value(model: BetaGeoModel | GammaGammaModel, name: str) -> float:
             return float(model.fit_result[name].mean())
-        return cls(*(value(orders, name) for name in ("r", "alpha", "a", "b")),
-                   *(value(spend, name) for name in ("p", "q", "v")))
+        coefficients = orders.fit_result["purchase_coefficient_alpha"].mean(("chain", "draw"))
+        return cls(*(value(orders, name) for name in ("r", "alpha_scale", "a", "b")),
+                   *(value(spend, name) for name in ("p", "q", "v")),
+                   *(float(coefficients.sel(purchase_covariate=name)) for name in PURCHASE_COVARIATES))
+
+    def users_alpha(self, summary: pd.DataFrame) -> np.ndarray:
+        covariates = summary[PURCHASE_COVARIATES].to_numpy(float)
+        coefficients = np.array([self.session_pace_coefficient, self.funnel_step_coefficient])
+        return self.alpha * np.exp(-covariates @ coefficients)
 
     def expected_orders(self, summary: pd.DataFrame, days: float) -> np.ndarray:
-        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        r, alpha, a, b = self.r, self.users_alpha(summary), self.a, self.b
         x, t_x, age = (summary[column].to_numpy(float) for column in ("frequency", "recency", "T"))
         numerator = 1 - ((alpha + age) / (alpha + age + days)) ** (r + x) * hyp2f1(
             r + x, b + x, a + b + x - 1, days / (alpha + age + days))
@@ -119,7 +148,8 @@ class BuyTillYouDie:
 
     def probability_alive(self, summary: pd.DataFrame) -> np.ndarray:
         x, t_x, age = (summary[column].to_numpy(float) for column in ("frequency", "recency", "T"))
-        log_odds = ((self.r + x) * np.log((self.alpha + age) / (self.alpha + t_x))
+        alpha = self.users_alpha(summary)
+        log_odds = ((self.r + x) * np.log((alpha + age) / (alpha + t_x))
                     + np.log(self.a / (self.b + np.maximum(x, 1) - 1)))
         return np.where(x == 0, 1.0, expit(-log_odds))
 
@@ -143,7 +173,8 @@ class BuyTillYouDie:
 
 
 def fit_buy_till_you_die(summary: pd.DataFrame) -> BuyTillYouDie:
-    """MAP fits of BG/NBD on every user and Gamma-Gamma on the buyers (deterministic: no sampling)."""
+    """MAP fits of BG/NBD (with its purchase covariates) on every user and Gamma-Gamma on the buyers
+    (deterministic: no sampling)."""
     from pymc_marketing.clv import BetaGeoModel, GammaGammaModel  # imports PyMC: only when fitting
 
     summary = summary.assign(customer_id=np.arange(len(summary)))
@@ -152,8 +183,9 @@ def fit_buy_till_you_die(summary: pd.DataFrame) -> BuyTillYouDie:
         raise LtvDataError(
             f"only {len(buyers)} users ordered before the evaluation date; the lifetime value model needs at "
             f"least {MIN_BUYERS} buyers: load more history (orders are `Order Completed` events)")
-    orders = BetaGeoModel()
-    orders.fit(data=summary[["customer_id", "frequency", "recency", "T"]], method="map", progressbar=False)
+    orders = BetaGeoModel(model_config={"purchase_covariate_cols": PURCHASE_COVARIATES})
+    orders.fit(data=summary[["customer_id", "frequency", "recency", "T", *PURCHASE_COVARIATES]], method="map",
+               progressbar=False)
     spend = GammaGammaModel()
     spend.fit(data=buyers[["customer_id", "frequency", "monetary_value"]], method="map", progressbar=False)
     return BuyTillYouDie.from_fits(orders, spend)
@@ -232,7 +264,10 @@ def ltv_figures(actual: np.ndarray, predicted: np.ndarray, buyers: np.ndarray) -
 
     Most users never order, so the overall Spearman mostly measures how a model orders the many users whose
     actual revenue is a tie at zero: a model that gives every non-buyer the same value (the naive baseline's
-    0) is hard to beat on it; ``buyers_spearman`` is the ranking of the existing customers."""
+    0) is hard to beat on it; ``buyers_spearman`` is the ranking of the existing customers. On the tests'
+    nine weeks (1,439 users without an order, 60 of whom order in the window), a perfect order of the 59 past
+    buyers above tied non-buyers reaches 0.617 against the naive 0.616: only ordering the non-buyers moves it,
+    and any order of them from these features costs more than it gains (by funnel step: 0.37)."""
     actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
     error = predicted - actual
     top = np.argsort(-predicted, kind="stable")[: math.ceil(len(actual) / 10)]
