@@ -120,8 +120,9 @@ class BuyTillYouDie:
     p: float
     q: float
     v: float
-    session_pace_coefficient: float
-    funnel_step_coefficient: float
+    # 0 (no covariates) for a champion pickled before they existed: it keeps scoring as it was trained.
+    session_pace_coefficient: float = 0.0
+    funnel_step_coefficient: float = 0.0
 
     @classmethod
     def from_fits(cls, orders: BetaGeoModel, spend: GammaGammaModel) -> BuyTillYouDie:
