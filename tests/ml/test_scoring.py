@@ -157,10 +157,11 @@ def test_ml_score_publishes_every_users_scores_for_the_scoring_day_and_again_the
     assert list(kept["user_id"]) == sorted(features["user_id"]) and set(kept["as_of_date"]) == {day}
     pd.testing.assert_frame_equal(model_input(kept[FEATURE_NAMES]), features[FEATURE_NAMES], check_categorical=False)
 
-    first, first_features = scores_path(trained, day).read_bytes(), features_path(trained, day).read_bytes()
+    first = scores_path(trained, day).read_bytes()
     assert main(["score"]) == 0  # idempotent: the same files and the same rows
     assert scores_path(trained, day).read_bytes() == first
-    assert features_path(trained, day).read_bytes() == first_features
+    # DuckDB's parallel float sums may move a feature in its last bit from one build to the next
+    pd.testing.assert_frame_equal(pd.read_parquet(features_path(trained, day)), kept, rtol=1e-12)
     assert query(served, "select user_id, as_of_date, churn_probability, churn_risk_band, predicted_revenue, "
                          "ltv_horizon_days, segment, churn_model_version, ltv_model_version, segments_model_version, "
                          "churn_factor_1, churn_factor_2, churn_factor_3 from marts.fct_user_scores order by user_id") == rows
