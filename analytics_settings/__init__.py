@@ -208,6 +208,11 @@ class Settings(BaseSettings):
         return self.data_dir / "ml" / "scores"
 
     @property
+    def ml_features_dir(self) -> Path:
+        """Where scoring keeps the features it scored, `as_of_date=YYYY-MM-DD/features.parquet`, for the API."""
+        return self.data_dir / "ml" / "features"
+
+    @property
     def served_warehouse(self) -> Path:
         """The DuckDB file readers attach (dashboards, reports, alerts, ML scoring)."""
         return self.warehouse_path or self.data_dir / "warehouse" / "analytics.duckdb"

@@ -20,6 +20,11 @@ from ml.population import in_churn_population
 from ml.registry import Champion
 from ml.serving import Serving
 
+FeaturesSource = Literal["stored", "live", "request"]
+FEATURES_SOURCE_DESCRIPTION = (
+    "where the features came from: `stored` (the features the latest scoring kept for the scoring date), `live` "
+    "(rebuilt from the served warehouse's events: a user the scoring did not see), `request` (a posted row)")
+
 MAX_ROWS = 1_000
 TOP_FACTORS = 3
 MAX_TEXT_LENGTH = 256
@@ -86,6 +91,7 @@ class Factor(BaseModel):
 
 class ChurnScore(BaseModel):
     user_id: str | None = Field(description="null for a feature row")
+    features_source: FeaturesSource = Field(description=FEATURES_SOURCE_DESCRIPTION)
     churn_probability: float = Field(description="calibrated probability of no session in the churn horizon")
     risk_band: Literal["low", "medium", "high"]
     in_churn_population: bool = Field(description="had a session in the churn activity window (the users the "
@@ -100,6 +106,7 @@ class ChurnScore(BaseModel):
 
 class LtvScore(BaseModel):
     user_id: str | None = Field(description="null for a feature row")
+    features_source: FeaturesSource = Field(description=FEATURES_SOURCE_DESCRIPTION)
     predicted_revenue: float = Field(description="expected revenue over the horizon, in the reporting currency")
 
 
@@ -133,23 +140,24 @@ ServingDependency = Annotated[Serving, Depends(_serving)]
 @router.post("/churn/predict", response_model=ChurnPredictions)
 def predict_churn(body: PredictRequest, serving: ServingDependency) -> ChurnPredictions:
     """The churn champion's probability, risk band and top factors for each user or feature row."""
-    as_of, user_ids, features = _features(body, serving)
+    as_of, user_ids, sources, features = _features(body, serving)
     champion = serving.champion("churn")
-    probabilities = _scorable(champion.model.predict(features), body)
     explanation = champion.model.explain(features)
-    in_population = in_churn_population(features, serving.settings)
+    probabilities = _scorable(champion.model.probability(explanation.raw_score), body)
+    in_population = in_churn_population(features, serving.settings).to_numpy()
     contributions = explanation.contributions
+    factors = top_factors(explanation, features, n=TOP_FACTORS)
     predictions = [
         ChurnScore(
-            user_id=user_id, churn_probability=float(probability), risk_band=risk_band(float(probability)),
-            in_churn_population=bool(in_population.iloc[row]), raw_score=float(explanation.raw_score[row]),
+            user_id=user_id, features_source=source, churn_probability=float(probability),
+            risk_band=risk_band(float(probability)), in_churn_population=bool(in_population[row]), raw_score=float(explanation.raw_score[row]),
             expected_value=float(explanation.expected_value[row]),
             factors=[Factor(feature=factor.feature, value=_json_value(factor.value),
                             contribution=float(factor.contribution), direction=factor.direction, text=factor.text)
-                     for factor in top_factors(explanation, features, row, n=TOP_FACTORS)],
+                     for factor in factors[row]],
             contributions=({name: float(value) for name, value in contributions.iloc[row].items()}
                            if body.include_contributions else None))
-        for row, (user_id, probability) in enumerate(zip(user_ids, probabilities, strict=True))]
+        for row, (user_id, source, probability) in enumerate(zip(user_ids, sources, probabilities, strict=True))]
     return ChurnPredictions(model=_version(champion), as_of_date=as_of,
                             churn_horizon_days=serving.settings.churn_horizon_days, predictions=predictions)
 
@@ -157,21 +165,23 @@ def predict_churn(body: PredictRequest, serving: ServingDependency) -> ChurnPred
 @router.post("/ltv/predict", response_model=LtvPredictions)
 def predict_ltv(body: PredictRequest, serving: ServingDependency) -> LtvPredictions:
     """The lifetime-value champion's expected revenue over the horizon for each user or feature row."""
-    as_of, user_ids, features = _features(body, serving)
+    as_of, user_ids, sources, features = _features(body, serving)
     champion = serving.champion("ltv")
     revenue = _scorable(champion.model.predict(features), body)
     return LtvPredictions(
         model=_version(champion), as_of_date=as_of, ltv_horizon_days=serving.settings.ltv_horizon_days,
         currency=serving.settings.reporting_currency,
-        predictions=[LtvScore(user_id=user_id, predicted_revenue=float(value))
-                     for user_id, value in zip(user_ids, revenue, strict=True)])
+        predictions=[LtvScore(user_id=user_id, features_source=source, predicted_revenue=float(value))
+                     for user_id, source, value in zip(user_ids, sources, revenue, strict=True)])
 
 
-def _features(body: PredictRequest, serving: Serving) -> tuple[date | None, list[str | None], pd.DataFrame]:
-    """The features to score (model dtypes, one row per requested item, in order), their date and user ids."""
+def _features(body: PredictRequest, serving: Serving
+              ) -> tuple[date | None, list[str | None], list[FeaturesSource], pd.DataFrame]:
+    """The features to score (model dtypes, one row per requested item, in order), their date, user ids and
+    sources."""
     if body.rows is not None:
         rows = pd.DataFrame([row.model_dump() for row in body.rows], columns=FEATURE_NAMES)
-        return None, [None] * len(rows), model_input(rows)
+        return None, [None] * len(rows), ["request"] * len(rows), model_input(rows)
     assert body.user_ids is not None
     as_of, found = serving.features_now(body.user_ids)
     unknown = sorted(set(body.user_ids) - set(found["user_id"]))
@@ -179,8 +189,8 @@ def _features(body: PredictRequest, serving: Serving) -> tuple[date | None, list
         shown = ", ".join(repr(user_id) for user_id in unknown[:10]) + (", …" if len(unknown) > 10 else "")
         raise ApiError(404, "unknown_user", f"no (non-bot) user {shown} in the served warehouse before {as_of}: "
                        "check the ids (the warehouse's user_id, after identity stitching)", "user_ids")
-    by_user = found.set_index("user_id")
-    return as_of, list(body.user_ids), by_user.loc[list(body.user_ids), FEATURE_NAMES].reset_index(drop=True)
+    by_user = found.set_index("user_id").loc[list(body.user_ids)].reset_index(drop=True)
+    return as_of, list(body.user_ids), by_user["features_source"].tolist(), by_user[FEATURE_NAMES]
 
 
 def _scorable(scores: np.ndarray, body: PredictRequest) -> np.ndarray:

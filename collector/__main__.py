@@ -6,18 +6,15 @@ are sealed.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import logging
 import signal
 import sys
 from collections.abc import Iterator
 
 import uvicorn
 import uvicorn.server
-from pydantic import ValidationError
 
-from analytics_settings import load_settings
+from analytics_settings.command_line import server_settings
 from collector.app import create_app
 from collector.observability import configure_logging
 
@@ -42,21 +39,7 @@ class _Server(uvicorn.Server):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m collector", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", help="overrides ANALYTICS_COLLECTOR_HOST")
-    parser.add_argument("--port", type=int, help="overrides ANALYTICS_COLLECTOR_PORT")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    configure_logging(args.log_level)
-    overrides = {k: v for k, v in (("collector_host", args.host), ("collector_port", args.port)) if v}
-    try:
-        settings = load_settings(**overrides)
-    except ValidationError as error:
-        print(f"collector: invalid settings:\n{error}", file=sys.stderr)
-        return 2
-    if not settings.write_keys:
-        logging.getLogger("collector").warning(
-            "no write keys configured: every request will get 401; set ANALYTICS_WRITE_KEYS=source=key,…")
+    settings = server_settings("collector", __doc__.splitlines()[0], "write_keys", argv, configure_logging)
     config = uvicorn.Config(
         create_app(settings), host=settings.collector_host, port=settings.collector_port,
         loop="uvloop", http="httptools", lifespan="on", access_log=False, log_config=None,

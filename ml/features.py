@@ -376,6 +376,9 @@ def model_input(features: pd.DataFrame) -> pd.DataFrame:
     columns = {}
     for feature in FEATURES:
         values = features[feature.name]
+        if _in_model_form(values, feature):  # most calls: rows this function made (scoring, served features)
+            columns[feature.name] = values
+            continue
         if feature.kind == "categorical":
             text = values.astype(object).where(values.notna(), UNKNOWN).map(str)
             columns[feature.name] = text.astype("category")
@@ -386,3 +389,11 @@ def model_input(features: pd.DataFrame) -> pd.DataFrame:
         except (ValueError, TypeError) as error:
             raise FeatureError(f"feature {feature.name!r} must be a number (or null): {error}") from None
     return pd.DataFrame(columns, index=features.index)
+
+
+def _in_model_form(values: pd.Series, feature: Feature) -> bool:
+    """Whether ``values`` already has the models' dtype: converting costs most of a one-user prediction."""
+    if feature.kind == "numeric":
+        return values.dtype == "float64"
+    return (isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.inferred_type == "string"
+            and not values.isna().any())

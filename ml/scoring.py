@@ -5,7 +5,9 @@
 :func:`score_users` reads a warehouse (the build copy, during a build) read-only and writes
 ``$ANALYTICS_DATA_DIR/ml/scores/as_of_date=D/scores.parquet``: churn probability, risk band and the three
 strongest churn factors for every user of the churn population at D, predicted revenue and segment for every
-user seen before D, and the version of each champion. dbt reads the files into ``marts.fct_user_scores`` in the
+user seen before D, and the version of each champion. Beside it, ``ml/features/as_of_date=D/features.parquet``
+keeps the features it scored (feature-set version in the file's metadata): the API answers a prediction by user
+id from them instead of rebuilding one user's features with a scan of the events. dbt reads the files into ``marts.fct_user_scores`` in the
 same build, so the scores reach readers through the build-then-publish path with the marts they were
 computed from, never written into the served file.
 
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 MODEL_NAMES = ("churn", "ltv", "segments")
 FACTOR_COUNT = 3
 SCORES_FILE = "scores.parquet"
+FEATURES_FILE = "features.parquet"
+FEATURE_SET_METADATA = b"feature_set_version"  # key of the features file's Parquet metadata
 SCORES_MODEL = "fct_user_scores"  # the dbt model that reads the files
 SCORES_SCHEMA = pa.schema([
     ("user_id", pa.string()), ("as_of_date", pa.date32()),
@@ -58,6 +62,10 @@ def scores_path(settings: Settings, as_of: date) -> Path:
     return settings.ml_scores_dir / f"as_of_date={as_of.isoformat()}" / SCORES_FILE
 
 
+def features_path(settings: Settings, as_of: date) -> Path:
+    return settings.ml_features_dir / f"as_of_date={as_of.isoformat()}" / FEATURES_FILE
+
+
 def score_users(warehouse: Path, settings: Settings, as_of: date | None = None) -> Path:
     """Score every user of ``warehouse`` as of ``as_of`` (its scoring date when None) with the champions and
     replace that day's scores file atomically; returns its path."""
@@ -79,6 +87,8 @@ def score_users_summary(warehouse: Path, settings: Settings, as_of: date | None 
         else:  # nothing to score with: no need to build the features
             features, population = pd.DataFrame({"user_id": pd.Series(dtype="string")}), set()
     scores = score_frame(features, as_of, population, champions)
+    if champions:  # the features the API serves from; without a champion it has nothing to predict with
+        write_features(features, features_path(settings, as_of))
     path = scores_path(settings, as_of)
     write_atomically(scores, path)
     summary = ScoresSummary(path, as_of, len(scores), int(scores["churn_probability"].notna().sum()),
@@ -124,10 +134,10 @@ def score_frame(features: pd.DataFrame, as_of: date, churn_users: set[str], cham
 
         model = champions["churn"].model
         rows = features.loc[in_population].reset_index(drop=True)
-        probabilities = model.predict(rows)
         explanation = model.explain(rows)
-        factors = [[factor.text for factor in top_factors(explanation, rows, row, n=FACTOR_COUNT)]
-                   for row in range(len(rows))]
+        probabilities = model.probability(explanation.raw_score)
+        factors = [[factor.text for factor in row_factors]
+                   for row_factors in top_factors(explanation, rows, n=FACTOR_COUNT)]
         scores.loc[in_population, "churn_probability"] = probabilities
         scores.loc[in_population, "churn_risk_band"] = [risk_band(p) for p in probabilities]
         scores.loc[in_population, "churn_model_version"] = champions["churn"].version
@@ -138,11 +148,30 @@ def score_frame(features: pd.DataFrame, as_of: date, churn_users: set[str], cham
 
 
 def write_atomically(scores: pd.DataFrame, path: Path) -> None:
-    """Write ``scores`` with the contract's schema next to ``path``, then rename it over ``path``: a reader (a
-    dbt build) sees the old file or the new one, never half of one."""
+    """Write ``scores`` with the contract's schema to ``path`` atomically (:func:`_replace`)."""
+    _replace(pa.Table.from_pandas(scores, schema=SCORES_SCHEMA, preserve_index=False), path)
+
+
+def write_features(features: pd.DataFrame, path: Path) -> None:
+    """Write rows of :func:`ml.features.build_features` to ``path`` atomically, categoricals as text (the models
+    read text as they read rows posted to the API) and the feature-set version in the file's metadata."""
+    from ml.features import FEATURE_NAMES, FEATURE_SET_VERSION, FEATURES, ID_COLUMNS
+
+    schema = pa.schema(
+        [("user_id", pa.string()), ("as_of_date", pa.date32()),
+         *[(feature.name, pa.float64() if feature.kind == "numeric" else pa.string()) for feature in FEATURES]],
+        metadata={FEATURE_SET_METADATA: FEATURE_SET_VERSION.encode()})
+    rows = features[[*ID_COLUMNS, *FEATURE_NAMES]].astype(
+        {feature.name: "string" for feature in FEATURES if feature.kind == "categorical"})
+    _replace(pa.Table.from_pandas(rows, schema=schema, preserve_index=False), path)
+
+
+def _replace(table: pa.Table, path: Path) -> None:
+    """Write ``table`` next to ``path``, then rename it over ``path``: a reader (a dbt build, the API) sees the
+    old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(pa.Table.from_pandas(scores, schema=SCORES_SCHEMA, preserve_index=False), staged)
+    pq.write_table(table, staged)
     os.replace(staged, path)
 
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
+from datetime import date, timedelta
+from pathlib import Path
 
+import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 
 from ml.churn import risk_band
 from ml.features import FEATURE_NAMES, model_input
+from ml.scoring import features_path, write_features
 from ml.serving import CHAMPION_CHECK_SECONDS
 from tests.api.conftest import ApiServer, register_version
 from tests.api.trained import RevenueRateModel, as_json_rows, churn_model, feature_rows
@@ -62,7 +68,7 @@ def test_churn_scores_and_explanations_of_rows(server: ApiServer, champions: dic
     predictions = answer["predictions"]
     assert len(predictions) == ROWS
     for row, prediction in enumerate(predictions):
-        assert prediction["user_id"] is None
+        assert (prediction["user_id"], prediction["features_source"]) == (None, "request")
         assert prediction["churn_probability"] == pytest.approx(expected_probability[row], abs=1e-12)
         assert prediction["risk_band"] == risk_band(expected_probability[row])
         assert prediction["in_churn_population"] is bool(rows["days_since_last_session"][row] <= 28)
@@ -100,6 +106,7 @@ def test_ltv_of_rows(server: ApiServer, champions: dict):
     assert answer["model"]["name"] == "ltv" and answer["model"]["version"] == champions["versions"]["ltv"]
     assert (answer["ltv_horizon_days"], answer["currency"]) == (90, "USD")
     revenue = [prediction["predicted_revenue"] for prediction in answer["predictions"]]
+    assert {prediction["features_source"] for prediction in answer["predictions"]} == {"request"}
     assert revenue[:2] == [45.0, 0.0]  # 45 over 90 days, for 90 days; no revenue known: none predicted
     assert revenue[2:] == pytest.approx(rows["revenue_90d"][2:].fillna(0).tolist(), abs=1e-9)
 
@@ -195,3 +202,52 @@ def test_user_ids_without_a_warehouse_is_503_saying_what_to_build(server: ApiSer
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "no_warehouse"
     assert "build and publish" in response.json()["message"]
+
+
+def publish_arrivals_through(served: Path, day: date) -> None:
+    """A served warehouse that holds only its latest arrival day (all that answering from stored features
+    reads: a live rebuild would fail on it), renamed over ``served`` as the publish does."""
+    build = served.with_name("analytics.build.duckdb")
+    build.unlink(missing_ok=True)
+    served.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(build)) as connection:
+        connection.execute("create schema marts")
+        connection.execute("create table marts.fct_events as select $day::date as received_date", {"day": day})
+    os.replace(build, served)
+
+
+def stored_rows(seed: int, day: date, user_ids: list[str]) -> pd.DataFrame:
+    """Feature rows of ``user_ids`` as the scoring of ``day`` keeps them."""
+    return feature_rows(len(user_ids), seed).assign(user_id=user_ids, as_of_date=day)
+
+
+def test_user_ids_are_answered_from_the_stored_features_of_the_served_warehouses_day(
+        server: ApiServer, champions: dict):
+    from ml import registry
+
+    settings, users = server.settings, ["user-a", "user-b", "user-c"]
+    asked = users[::-1]  # answered in the order asked
+    first_day, second_day = date(2024, 3, 4), date(2024, 3, 5)  # scoring dates: the day after the last arrival
+    write_features(stored_rows(21, first_day, users), features_path(settings, first_day))
+    write_features(stored_rows(22, second_day, users), features_path(settings, second_day))
+    churn = registry.load_model("churn", settings).model
+
+    def served_as_of(day: date, rows: pd.DataFrame) -> None:
+        expected = rows.set_index("user_id").loc[asked]
+        answer = server.post("/v1/models/churn/predict", {"user_ids": asked}).json()
+        assert answer["as_of_date"] == day.isoformat(), answer
+        assert [p["features_source"] for p in answer["predictions"]] == ["stored"] * len(users)
+        assert [p["churn_probability"] for p in answer["predictions"]] == pytest.approx(
+            churn.predict(model_input(expected[FEATURE_NAMES])).tolist(), abs=1e-12)
+        answer = server.post("/v1/models/ltv/predict", {"user_ids": asked}).json()
+        assert answer["as_of_date"] == day.isoformat(), answer
+        # the LTV champion: revenue over the last 90 days, for 90 days
+        assert [p["predicted_revenue"] for p in answer["predictions"]] == expected["revenue_90d"].fillna(0).tolist()
+
+    publish_arrivals_through(settings.served_warehouse, first_day - timedelta(days=1))
+    served_as_of(first_day, stored_rows(21, first_day, users))
+    publish_arrivals_through(settings.served_warehouse, second_day - timedelta(days=1))  # a new day is published
+    served_as_of(second_day, stored_rows(22, second_day, users))
+    rescored = stored_rows(23, second_day, users)  # the day scored again (python -m ml score)
+    write_features(rescored, features_path(settings, second_day))
+    served_as_of(second_day, rescored)

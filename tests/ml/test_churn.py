@@ -126,7 +126,7 @@ def test_explanations_add_up_to_the_raw_score(trained) -> None:
     assert np.all(np.diff(probability[np.argsort(explanation.raw_score)]) >= 0)  # calibration keeps the order
 
     row = int(np.argmax(probability))
-    factors = top_factors(explanation, rows, row)
+    factors = top_factors(explanation, rows)[row]
     assert len(factors) == 3
     assert [abs(f.contribution) for f in factors] == sorted((abs(f.contribution) for f in factors), reverse=True)
     assert abs(factors[0].contribution) == explanation.contributions.iloc[row].abs().max()
@@ -134,7 +134,7 @@ def test_explanations_add_up_to_the_raw_score(trained) -> None:
         assert factor.direction == ("raises" if factor.contribution > 0 else "lowers")
         assert factor.text.endswith(f"{factor.direction} the churn risk")
     recency = rows["days_since_last_session"].iloc[row]
-    words = top_factors(explanation, rows, row, n=len(trained.model.feature_names))
+    words = top_factors(explanation, rows, n=len(trained.model.feature_names))[row]
     assert any(f.text.startswith(f"no session for {recency:g} days") for f in words)
     assert [risk_band(p) for p in (0.0, 0.249, 0.25, 0.499, 0.5, 1.0)] == ["low", "low", "medium", "medium",
                                                                           "high", "high"]

@@ -14,7 +14,8 @@ import pytest
 
 from analytics_settings import Settings, load_settings
 from metrics import SemanticLayer
-from ml.scoring import SCORES_SCHEMA, scores_path, write_atomically
+from ml.features import FEATURE_NAMES, model_input
+from ml.scoring import SCORES_SCHEMA, features_path, scores_path, write_atomically
 from tests.conftest import query
 from warehouse import semantic_manifest_path
 from warehouse.project import run_dbt
@@ -154,9 +155,15 @@ def test_ml_score_publishes_every_users_scores_for_the_scoring_day_and_again_the
     assert {row[7] for row in churn_rows} == {1} and {row[8:10] for row in rows} == {(1, 1)}
     assert len({row[3] for row in churn_rows}) > 1  # the bands tell users apart
 
+    kept = pd.read_parquet(features_path(trained, day))  # what the API serves from: the features scored
+    assert list(kept["user_id"]) == sorted(features["user_id"]) and set(kept["as_of_date"]) == {day}
+    pd.testing.assert_frame_equal(model_input(kept[FEATURE_NAMES]), features[FEATURE_NAMES], check_categorical=False)
+
     first = scores_path(trained, day).read_bytes()
-    assert main(["score"]) == 0  # idempotent: the same file and the same rows
+    assert main(["score"]) == 0  # idempotent: the same files and the same rows
     assert scores_path(trained, day).read_bytes() == first
+    # DuckDB's parallel float sums may move a feature in its last bit from one build to the next
+    pd.testing.assert_frame_equal(pd.read_parquet(features_path(trained, day)), kept, rtol=1e-12)
     assert query(served, "select user_id, as_of_date, churn_probability, churn_risk_band, predicted_revenue, "
                          "ltv_horizon_days, segment, churn_model_version, ltv_model_version, segments_model_version, "
                          "churn_factor_1, churn_factor_2, churn_factor_3 from marts.fct_user_scores order by user_id") == rows
@@ -170,6 +177,7 @@ def test_a_model_without_champion_leaves_its_columns_null(ml_warehouse, tmp_path
     assert summary.model_versions == {"churn": None, "ltv": None, "segments": None}
     assert summary.users == 0 and pd.read_parquet(summary.path).empty
     assert summary.path == scores_path(settings, summary.as_of)
+    assert not features_path(settings, summary.as_of).exists()  # nothing to serve them with
 
 
 def test_drift_of_the_latest_scoring_against_the_champions_training_snapshots(trained: Settings):
