@@ -163,9 +163,11 @@ def prepare_warehouse(events: int, cache: Path, logs: Path) -> tuple[Path, dict]
     return data_dir / "warehouse" / "analytics.duckdb", {"landing": info, "chain_wall": round(chain["wall"], 1)}
 
 
-def git_commit() -> str:
-    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                           check=False)
+def git_commit(repo: Path = REPO) -> str:
+    """The short commit of the measured code, ``<hash>-dirty`` when tracked files have uncommitted changes (the
+    figures then belong to no commit)."""
+    found = subprocess.run(["git", "describe", "--always", "--dirty", "--exclude=*", "--abbrev=7"], cwd=repo,
+                           capture_output=True, text=True, check=False)
     return found.stdout.strip() or "unknown"
 
 
@@ -185,9 +187,10 @@ def main() -> int:
     started = datetime.now(UTC)
     logs = cache / "logs" / f"{started:%Y%m%dT%H%M%SZ}"
     logs.mkdir(parents=True, exist_ok=True)
-    print(f"ml benchmark at commit {git_commit()}, {os.cpu_count()} cores, "
+    commit = git_commit()
+    print(f"ml benchmark at commit {commit}, {os.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 1e9:.0f} GB RAM, load {os.getloadavg()[0]:.1f}", flush=True)
-    result: dict = {"commit": git_commit(), "load_before": round(os.getloadavg()[0], 1)}
+    result: dict = {"commit": commit, "load_before": round(os.getloadavg()[0], 1)}
     if args.warehouse:
         warehouse = args.warehouse.resolve()
     else:
