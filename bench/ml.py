@@ -59,14 +59,15 @@ def step_main(step: str, warehouse: Path) -> int:
     settings = load_settings()
     started = time.perf_counter()
     figures: dict = {}
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        if step == "reference":
+    if step == "reference":
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
             figures["rows"] = {mart: connection.execute(f"select * from marts.{mart}").to_arrow_table().num_rows
                                for mart in MARTS}
-        elif step == "features":
-            from ml.features import build_features
-            from ml.population import scoring_date
+    if step == "features":  # read as the trainings read it: under the stack's DuckDB limits
+        from ml.features import build_features, read_warehouse
+        from ml.population import scoring_date
 
+        with read_warehouse(warehouse, settings) as connection:
             figures["users"] = len(build_features(connection, scoring_date(connection),
                                                   inactivity_minutes=settings.session_inactivity_minutes))
     if step == "scoring":

@@ -8,8 +8,9 @@ on the links known before D: an anonymous id identified after D is still its own
 known event) and the plan (the rule of ``dim_users``: the last ``plan`` trait sent, on the identify calls
 known before D). So appending events that arrive on or after D changes no feature as of D.
 
-Cost: the known events are joined to each requested date, so one query over a handful of snapshot dates
-reads the events once per date; no user × day table is ever materialized.
+Cost: the events known before each requested date are read once per date, one query per date (so memory is
+that of one date, under ``ANALYTICS_DUCKDB_MEMORY_LIMIT`` with :func:`read_warehouse`); no user × day table is
+ever materialized.
 """
 
 from __future__ import annotations
