@@ -48,6 +48,7 @@ MODELS = ("churn", "ltv", "segments")
 GOAL_TRAINING_SECONDS, GOAL_TRAINING_GB, GOAL_SCORING_SECONDS, GOAL_API_P99_MS = 180.0, 3.0, 60.0, 50.0
 API_REQUESTS = 200
 API_ROWS = 1000
+API_START_SECONDS = 180.0
 
 
 def step_main(step: str, warehouse: Path) -> int:
@@ -119,12 +120,17 @@ def api_latency(env: dict, warehouse: Path, log: Path) -> dict:
         if not users:
             return {"skipped": "no scored user in the warehouse (no churn champion)"}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-            for _ in range(100):  # wait for the server to listen
+            # wait for the server to listen: its imports take tens of seconds on a loaded machine
+            deadline = time.monotonic() + API_START_SECONDS
+            while True:
                 try:
                     client.get("/docs")
                     break
                 except httpx.TransportError:
-                    time.sleep(0.2)
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        return {"failed": f"python -m api did not listen on port {port} within "
+                                          f"{API_START_SECONDS:.0f} s (exit code {server.poll()}; log {log})"}
+                    time.sleep(0.5)
 
             def timed(method: str, path: str, **kwargs) -> list[float]:
                 times = []
