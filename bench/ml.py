@@ -48,6 +48,7 @@ MODELS = ("churn", "ltv", "segments")
 GOAL_TRAINING_SECONDS, GOAL_TRAINING_GB, GOAL_SCORING_SECONDS, GOAL_API_P99_MS = 180.0, 3.0, 60.0, 50.0
 API_REQUESTS = 200
 API_ROWS = 1000
+API_START_SECONDS = 180.0
 
 
 def step_main(step: str, warehouse: Path) -> int:
@@ -59,14 +60,15 @@ def step_main(step: str, warehouse: Path) -> int:
     settings = load_settings()
     started = time.perf_counter()
     figures: dict = {}
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        if step == "reference":
+    if step == "reference":
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
             figures["rows"] = {mart: connection.execute(f"select * from marts.{mart}").to_arrow_table().num_rows
                                for mart in MARTS}
-        elif step == "features":
-            from ml.features import build_features
-            from ml.population import scoring_date
+    if step == "features":  # read as the trainings read it: under the stack's DuckDB limits
+        from ml.features import build_features, read_warehouse
+        from ml.population import scoring_date
 
+        with read_warehouse(warehouse, settings) as connection:
             figures["users"] = len(build_features(connection, scoring_date(connection),
                                                   inactivity_minutes=settings.session_inactivity_minutes))
     if step == "scoring":
@@ -118,12 +120,17 @@ def api_latency(env: dict, warehouse: Path, log: Path) -> dict:
         if not users:
             return {"skipped": "no scored user in the warehouse (no churn champion)"}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-            for _ in range(100):  # wait for the server to listen
+            # wait for the server to listen: its imports take tens of seconds on a loaded machine
+            deadline = time.monotonic() + API_START_SECONDS
+            while True:
                 try:
                     client.get("/docs")
                     break
                 except httpx.TransportError:
-                    time.sleep(0.2)
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        return {"failed": f"python -m api did not listen on port {port} within "
+                                          f"{API_START_SECONDS:.0f} s (exit code {server.poll()}; log {log})"}
+                    time.sleep(0.5)
 
             def timed(method: str, path: str, **kwargs) -> list[float]:
                 times = []
@@ -163,9 +170,11 @@ def prepare_warehouse(events: int, cache: Path, logs: Path) -> tuple[Path, dict]
     return data_dir / "warehouse" / "analytics.duckdb", {"landing": info, "chain_wall": round(chain["wall"], 1)}
 
 
-def git_commit() -> str:
-    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                           check=False)
+def git_commit(repo: Path = REPO) -> str:
+    """The short commit of the measured code, ``<hash>-dirty`` when tracked files have uncommitted changes (the
+    figures then belong to no commit)."""
+    found = subprocess.run(["git", "describe", "--always", "--dirty", "--exclude=*", "--abbrev=7"], cwd=repo,
+                           capture_output=True, text=True, check=False)
     return found.stdout.strip() or "unknown"
 
 
@@ -185,9 +194,10 @@ def main() -> int:
     started = datetime.now(UTC)
     logs = cache / "logs" / f"{started:%Y%m%dT%H%M%SZ}"
     logs.mkdir(parents=True, exist_ok=True)
-    print(f"ml benchmark at commit {git_commit()}, {os.cpu_count()} cores, "
+    commit = git_commit()
+    print(f"ml benchmark at commit {commit}, {os.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 1e9:.0f} GB RAM, load {os.getloadavg()[0]:.1f}", flush=True)
-    result: dict = {"commit": git_commit(), "load_before": round(os.getloadavg()[0], 1)}
+    result: dict = {"commit": commit, "load_before": round(os.getloadavg()[0], 1)}
     if args.warehouse:
         warehouse = args.warehouse.resolve()
     else:

@@ -40,7 +40,14 @@ from sklearn.metrics import (
 )
 
 from analytics_settings import Settings
-from ml.features import FEATURE_NAMES, FEATURE_SET_VERSION, FEATURES_BY_NAME, build_features, model_input
+from ml.features import (
+    FEATURE_NAMES,
+    FEATURE_SET_VERSION,
+    FEATURES_BY_NAME,
+    build_features,
+    model_input,
+    read_warehouse,
+)
 from ml.population import churn_labels, in_churn_population, snapshot_dates
 
 if TYPE_CHECKING:
@@ -279,7 +286,7 @@ class ChurnKind:
     def train(self, settings: Settings, as_of: date | None = None) -> TrainedModel:
         from ml.registry import TrainedModel  # imports MLflow: only where a run is recorded
 
-        with duckdb.connect(str(settings.served_warehouse), read_only=True) as connection:
+        with read_warehouse(settings.served_warehouse, settings) as connection:
             dates = snapshot_dates(connection, settings.churn_horizon_days, as_of)
             if len(dates) < 3:
                 raise ValueError(

@@ -120,7 +120,7 @@ def check_churn_drift(warehouse: Path, settings: Settings) -> DriftReport:
     """PSI of every feature and of the churn score between the churn champion's training snapshots and the
     latest scoring (the newest scores file), the top features by contribution, and the retraining reasons."""
     from ml import tracking
-    from ml.features import FEATURE_NAMES
+    from ml.features import FEATURE_NAMES, read_warehouse
     from ml.registry import NoChampionError, load_model
 
     try:
@@ -134,10 +134,9 @@ def check_churn_drift(warehouse: Path, settings: Settings) -> DriftReport:
     scored_day, scores = latest
     run = tracking.configure(settings).get_run(champion.run_id)
     snapshots = [date.fromisoformat(day) for day in run.data.params["snapshot_dates"].split(",")]
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        reference = pd.concat([population_features(connection, day, settings) for day in snapshots],
-                              ignore_index=True)
-        current = population_features(connection, scored_day, settings)
+    with read_warehouse(warehouse, settings) as connection:
+        reference = population_features(connection, snapshots, settings)  # one query for every snapshot
+        current = population_features(connection, [scored_day], settings)
     model = champion.model
     reference[SCORE] = model.predict(reference)
     current = current.merge(scores[["user_id", SCORE]], on="user_id", how="inner")
@@ -162,8 +161,9 @@ def record_in_mlflow(report: DriftReport, settings: Settings) -> None:
         Metric(f"drift_psi_{column}", value, now, 0) for column, value in report.psi.items()])
 
 
-def population_features(connection: duckdb.DuckDBPyConnection, as_of: date, settings: Settings) -> pd.DataFrame:
-    """The features as of ``as_of`` of the users of the churn population then (what the churn model scores)."""
+def population_features(connection: duckdb.DuckDBPyConnection, as_of: list[date], settings: Settings) -> pd.DataFrame:
+    """The features as of each date of ``as_of`` of the users of the churn population then (what the churn model
+    scores)."""
     from ml.features import build_features
     from ml.population import in_churn_population
 

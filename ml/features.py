@@ -8,8 +8,9 @@ on the links known before D: an anonymous id identified after D is still its own
 known event) and the plan (the rule of ``dim_users``: the last ``plan`` trait sent, on the identify calls
 known before D). So appending events that arrive on or after D changes no feature as of D.
 
-Cost: the known events are joined to each requested date, so one query over a handful of snapshot dates
-reads the events once per date; no user × day table is ever materialized.
+Cost: the events known before each requested date are read once per date, one query per date (so memory is
+that of one date, under ``ANALYTICS_DUCKDB_MEMORY_LIMIT`` with :func:`read_warehouse`); no user × day table is
+ever materialized.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Literal
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics_settings import load_settings
+from analytics_settings import Settings, load_settings
 
 # Bump when any definition below changes: logged with every run, checked by the scoring and the API.
 FEATURE_SET_VERSION = "1"
@@ -333,6 +335,14 @@ _FUNNEL_STEP_SQL = " + ".join(
     for k in range(1, len(FUNNEL_STEPS) + 1))
 
 
+def read_warehouse(warehouse: Path, settings: Settings) -> duckdb.DuckDBPyConnection:
+    """``warehouse`` read-only under the stack's DuckDB limits (``ANALYTICS_DUCKDB_MEMORY_LIMIT``, ``_THREADS``).
+    DuckDB's own default is 80% of the RAM, which the features of every user over the snapshot dates would
+    take at 10M events; past the limit it spills to ``<warehouse>.tmp``."""
+    return duckdb.connect(str(warehouse), read_only=True, config={
+        "memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads})
+
+
 def build_features(connection: duckdb.DuckDBPyConnection, as_of: date | Sequence[date],
                    user_ids: Sequence[str] | None = None, *, inactivity_minutes: int | None = None) -> pd.DataFrame:
     """One row per (user_id, as_of_date) for every non-bot user seen before each date of ``as_of`` (or only
@@ -351,11 +361,13 @@ def build_features(connection: duckdb.DuckDBPyConnection, as_of: date | Sequence
         funnel_step=_FUNNEL_STEP_SQL, columns=columns,
         known_links=_LINKS_SQL.format(date="as_of_date,", events="known_events"),
         links_of_all_events=_LINKS_SQL.format(date="", events="marts.fct_events"))
-    frame = connection.execute(sql, {
-        "as_of_dates": dates, "user_ids": None if user_ids is None else list(user_ids),
-        "inactivity_minutes": inactivity_minutes or load_settings().session_inactivity_minutes,
-        "session_max_hours": SESSION_MAX_HOURS,
-    }).df()
+    parameters = {"user_ids": None if user_ids is None else list(user_ids),
+                  "inactivity_minutes": inactivity_minutes or load_settings().session_inactivity_minutes,
+                  "session_max_hours": SESSION_MAX_HOURS}
+    # One query per date: each date repeats the events known before it, so a query over all the snapshot dates
+    # held all those copies at once (peak memory grew with the dates); the work per date is the same.
+    frame = pd.concat([connection.execute(sql, {**parameters, "as_of_dates": [day]}).df() for day in dates],
+                      ignore_index=True)
     frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
     frame["user_id"] = frame["user_id"].astype(str)
     return pd.concat([frame[ID_COLUMNS], model_input(frame)], axis=1)

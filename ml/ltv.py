@@ -44,7 +44,7 @@ from scipy.special import expit, hyp2f1
 from scipy.stats import spearmanr
 
 from analytics_settings import Settings
-from ml.features import FEATURE_NAMES, FEATURE_SET_VERSION, build_features, model_input
+from ml.features import FEATURE_NAMES, FEATURE_SET_VERSION, build_features, model_input, read_warehouse
 from ml.population import first_provisional_day, ltv_targets, snapshot_dates
 from ml.registry import ScoringModel, TrainedModel
 
@@ -358,7 +358,8 @@ def labelled_features(connection: duckdb.DuckDBPyConnection, dates: list[date], 
     """Features as of each date with ``future_revenue`` over ``[date, date + days)`` and ``observed_days``."""
     features = build_features(connection, dates)
     window = settings.model_copy(update={"ltv_horizon_days": days})
-    targets = pd.concat([ltv_targets(connection, day, window).assign(as_of_date=day) for day in dates])
+    targets = pd.concat([ltv_targets(connection, day, window, features.loc[features["as_of_date"] == day, "user_id"])
+                         .assign(as_of_date=day) for day in dates])
     return features.merge(targets, on=["user_id", "as_of_date"], how="inner", validate="one_to_one")
 
 
@@ -377,7 +378,7 @@ class LtvKind:
     higher_is_better = False
 
     def train(self, settings: Settings, as_of: date | None = None) -> TrainedModel:
-        with duckdb.connect(str(settings.served_warehouse), read_only=True) as connection:
+        with read_warehouse(settings.served_warehouse, settings) as connection:
             window = evaluation_window(connection, settings, as_of)
             evaluation = labelled_features(connection, [window.evaluation_date], window.observed_days, settings)
             training = (labelled_features(connection, window.training_dates, settings.ltv_horizon_days, settings)

@@ -111,12 +111,15 @@ def churn_labels(connection: duckdb.DuckDBPyConnection, as_of: date, settings: S
     return pd.DataFrame({"user_id": future["user_id"].astype(str), "churned": ~future["active"].astype(bool)})
 
 
-def ltv_targets(connection: duckdb.DuckDBPyConnection, as_of: date, settings: Settings) -> pd.DataFrame:
+def ltv_targets(connection: duckdb.DuckDBPyConnection, as_of: date, settings: Settings,
+                users: pd.Series | None = None) -> pd.DataFrame:
     """``user_id``, ``future_revenue`` (reporting currency, ``[as_of, as_of + ltv_horizon_days)``) and
-    ``observed_days`` (how many days of that window are closed) for every user seen before ``as_of``."""
+    ``observed_days`` (how many days of that window are closed) for every user seen before ``as_of`` (or for
+    ``users``, their ``user_id``s when the caller built their features already)."""
     first_open = first_provisional_day(connection)
     observed = max(0, min(settings.ltv_horizon_days, (first_open - as_of).days))
-    users = build_features(connection, as_of, inactivity_minutes=settings.session_inactivity_minutes)["user_id"]
+    if users is None:
+        users = build_features(connection, as_of, inactivity_minutes=settings.session_inactivity_minutes)["user_id"]
     future = _future_activity(connection, users.tolist(), as_of, observed)
     return pd.DataFrame({"user_id": future["user_id"].astype(str), "future_revenue": future["revenue"],
                          "observed_days": observed})

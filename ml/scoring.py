@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -74,12 +73,12 @@ def score_users(warehouse: Path, settings: Settings, as_of: date | None = None) 
 
 def score_users_summary(warehouse: Path, settings: Settings, as_of: date | None = None) -> ScoresSummary:
     """:func:`score_users`, returning what it wrote (rows, model versions) for logs and asset metadata."""
-    from ml.features import FEATURE_SET_VERSION, build_features
+    from ml.features import FEATURE_SET_VERSION, build_features, read_warehouse
     from ml.population import in_churn_population, scoring_date
 
     champions = {name: champion for name in MODEL_NAMES
                  if (champion := _champion(name, settings, FEATURE_SET_VERSION)) is not None}
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    with read_warehouse(warehouse, settings) as connection:
         as_of = as_of or scoring_date(connection)
         if champions:
             features = build_features(connection, as_of, inactivity_minutes=settings.session_inactivity_minutes)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-import duckdb
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
@@ -25,7 +24,7 @@ from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
 from analytics_settings import Settings
-from ml.features import FEATURE_SET_VERSION, build_features
+from ml.features import FEATURE_SET_VERSION, build_features, read_warehouse
 from ml.population import scoring_date
 from ml.registry import NoChampionError, ScoringModel, TrainedModel, load_model
 
@@ -184,7 +183,7 @@ class SegmentsKind:
     higher_is_better = True
 
     def train(self, settings: Settings, as_of: date | None = None) -> TrainedModel:
-        with duckdb.connect(str(settings.served_warehouse), read_only=True) as connection:
+        with read_warehouse(settings.served_warehouse, settings) as connection:
             day = as_of or scoring_date(connection)
             features = build_features(connection, day)
         try:

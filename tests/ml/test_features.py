@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analytics_settings import load_settings
 from ml.features import (
     CATEGORICAL_FEATURES,
     FEATURE_NAMES,
@@ -19,6 +20,7 @@ from ml.features import (
     FeatureError,
     build_features,
     model_input,
+    read_warehouse,
 )
 from ml.population import (
     LabelWindowOpenError,
@@ -219,7 +221,7 @@ def test_features_as_of_d_ignore_everything_that_arrived_on_or_after_d(
         assert not build_features(before, later).equals(build_features(full, later))
 
 
-def test_features_for_chosen_users_and_several_dates_in_one_query(ml_warehouse: MlWarehouse,
+def test_features_for_chosen_users_and_several_dates(ml_warehouse: MlWarehouse,
                                                                    features_as_of: pd.DataFrame) -> None:
     # identified users (their events come from several ids, read through the links) and anonymous ones
     keys = sorted(features_as_of["user_id"])
@@ -234,6 +236,17 @@ def test_features_for_chosen_users_and_several_dates_in_one_query(ml_warehouse: 
     pd.testing.assert_frame_equal(
         both[both["as_of_date"] == AS_OF].reset_index(drop=True),
         features_as_of[features_as_of["user_id"].isin(chosen)].reset_index(drop=True), check_categorical=False)
+
+
+def test_the_warehouse_is_read_under_the_stacks_duckdb_limits(tmp_path: Path) -> None:
+    warehouse = tmp_path / "analytics.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    settings = load_settings(data_dir=tmp_path, duckdb_memory_limit="1GB", duckdb_threads=1)
+    with read_warehouse(warehouse, settings) as connection:
+        assert connection.execute("select current_setting('memory_limit'), current_setting('threads')").fetchall() \
+            == [("953.6 MiB", 1)]  # 1 GB in DuckDB's binary units
+        with pytest.raises(duckdb.InvalidInputException, match="read-only"):
+            connection.execute("create table written (x int)")
 
 
 def test_population_labels_and_dates(ml_warehouse: MlWarehouse, features_as_of: pd.DataFrame,

@@ -313,3 +313,16 @@ def test_concurrent_first_use_of_a_fresh_store(tmp_path: Path) -> None:
 def test_git_commit_is_unknown_outside_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(training, "REPO_ROOT", tmp_path)  # an installed copy of the code, not a checkout
     assert training.git_commit() == "unknown"
+
+
+def test_the_training_data_digest_covers_every_row_and_the_schema_every_column() -> None:
+    frame = synthetic_frame(20_000, seed=5)
+    changed_last_row = frame.copy()
+    changed_last_row.loc[len(frame) - 1, "noise"] += 1.0  # beyond the 10,000 rows MLflow's own digest reads
+
+    logged = training.LoggedData(frame, name="toy_training")
+    assert logged.digest == training.LoggedData(frame.copy(), name="other name").digest
+    assert logged.digest != training.LoggedData(changed_last_row, name="toy_training").digest
+    assert logged.digest != training.LoggedData(frame.astype({"noise": "float32"}), name="toy_training").digest
+    assert logged.schema == mlflow.data.from_pandas(frame).schema  # the sample's schema is the whole frame's
+    assert logged.profile["num_rows"] == 20_000
