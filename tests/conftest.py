@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -109,6 +109,24 @@ def build_ml_warehouse(data_dir: Path, spark) -> MlWarehouse:
 def ml_warehouse(tmp_path_factory: pytest.TempPathFactory, spark) -> MlWarehouse:
     """Nine weeks of 1,500 visitors through the lake into a served warehouse, for the models (~3 min)."""
     return build_ml_warehouse(tmp_path_factory.mktemp("ml"), spark)
+
+
+@pytest.fixture(scope="session")
+def empty_mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], None]:
+    """Gives a data folder an empty MLflow store (``<data_dir>/mlflow/mlflow.db``, as ``ml.tracking`` creates it):
+    a copy of one created once, since creating a store runs every MLflow migration (10-20 s) and copying the
+    migrated file takes a fraction of a second. Tests of the store's creation itself start from nothing."""
+    from ml import tracking
+
+    template = load_settings(data_dir=tmp_path_factory.mktemp("mlflow-template"))
+    tracking.configure(template)
+    database = template.data_dir / "mlflow" / "mlflow.db"
+
+    def give(data_dir: Path) -> None:
+        (data_dir / "mlflow").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(database, data_dir / "mlflow" / "mlflow.db")
+
+    return give
 
 
 def warehouse_settings(data_dir: Path, lake: Path, name: str) -> Settings:

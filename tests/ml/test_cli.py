@@ -30,7 +30,8 @@ sys.exit(main(sys.argv[2:]))
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, empty_mlflow_store) -> Settings:
+    empty_mlflow_store(tmp_path)
     return load_settings(data_dir=tmp_path)
 
 

@@ -106,10 +106,11 @@ def auc_of(columns: tuple[str, ...]) -> float:
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """One store for the module (creating a store runs every MLflow migration); each test registers its
-    own model name."""
-    return load_settings(data_dir=tmp_path_factory.mktemp("registry"))
+def settings(tmp_path_factory: pytest.TempPathFactory, empty_mlflow_store) -> Settings:
+    """One store for the module; each test registers its own model name."""
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("registry"))
+    empty_mlflow_store(settings.data_dir)
+    return settings
 
 
 def aliases(settings: Settings, name: str) -> dict[str, int]:

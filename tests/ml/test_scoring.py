@@ -107,7 +107,7 @@ def test_without_any_scores_file_fct_user_scores_is_an_empty_typed_table(tmp_pat
 
 
 @pytest.fixture(scope="module")
-def trained(ml_warehouse, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def trained(ml_warehouse, tmp_path_factory: pytest.TempPathFactory, empty_mlflow_store) -> Settings:
     """A copy of the ML warehouse in a data folder of its own, with champions of the three models trained on it
     (MLflow under the same folder)."""
     from ml.training import KINDS, run
@@ -115,6 +115,7 @@ def trained(ml_warehouse, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir = tmp_path_factory.mktemp("scoring")
     served = data_dir / "warehouse" / "analytics.duckdb"
     served.parent.mkdir(parents=True)
+    empty_mlflow_store(data_dir)
     shutil.copyfile(ml_warehouse.served, served)
     shutil.copyfile(semantic_manifest_path(ml_warehouse.served), semantic_manifest_path(served))
     settings = load_settings(data_dir=data_dir, lake_uri=str(ml_warehouse.data_dir / "lake"), warehouse_path=served,
@@ -169,9 +170,10 @@ def test_ml_score_publishes_every_users_scores_for_the_scoring_day_and_again_the
                          "churn_factor_1, churn_factor_2, churn_factor_3 from marts.fct_user_scores order by user_id") == rows
 
 
-def test_a_model_without_champion_leaves_its_columns_null(ml_warehouse, tmp_path: Path):
+def test_a_model_without_champion_leaves_its_columns_null(ml_warehouse, tmp_path: Path, empty_mlflow_store):
     from ml.scoring import score_users_summary
 
+    empty_mlflow_store(tmp_path)
     settings = load_settings(data_dir=tmp_path, warehouse_path=ml_warehouse.served)  # an empty MLflow store
     summary = score_users_summary(ml_warehouse.served, settings)
     assert summary.model_versions == {"churn": None, "ltv": None, "segments": None}

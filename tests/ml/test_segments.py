@@ -108,7 +108,8 @@ def test_unique_names_number_repeats_by_size() -> None:
 
 
 def test_on_the_generated_warehouse_segments_repeat_and_keep_their_names_a_week_later(
-        ml_warehouse: MlWarehouse, tmp_path: Path) -> None:
+        ml_warehouse: MlWarehouse, tmp_path: Path, empty_mlflow_store) -> None:
+    empty_mlflow_store(tmp_path)
     settings = warehouse_settings(ml_warehouse.data_dir, ml_warehouse.data_dir / "lake", "warehouse")
     settings = settings.model_copy(update={"data_dir": tmp_path})  # an empty MLflow store: no champion yet
     with duckdb.connect(str(settings.served_warehouse), read_only=True) as connection:

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.slow
 CONFIG = GeneratorConfig(start=date(2024, 3, 4), users=120, days=2, seed=11)
 
 
-def test_landed_days_go_through_the_chain_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_landed_days_go_through_the_chain_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_mlflow_store):
     monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))  # the Spark and dbt subprocesses inherit it
+    empty_mlflow_store(tmp_path)  # where the warehouse step looks for champions
     monkeypatch.setenv("ANALYTICS_SPARK_SHUFFLE_PARTITIONS", "2")
     monkeypatch.setenv("ANALYTICS_DUCKDB_MEMORY_LIMIT", "1GB")
     generate(CONFIG, LandingSink(tmp_path / "lake", "web", writer_id="t"), tmp_path / "truth")

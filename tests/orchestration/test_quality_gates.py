@@ -24,9 +24,10 @@ DOWNSTREAM_OF_BRONZE = [["gold", "daily_event_rollup"], ["staging", "stg_events"
 
 
 @pytest.fixture
-def landed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def landed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_mlflow_store) -> Path:
     """A generated day in the landing zone of a fresh data folder; its first sealed file is the one to spoil."""
     monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path))  # the Spark and dbt subprocesses inherit it
+    empty_mlflow_store(tmp_path)  # where the warehouse step looks for champions
     monkeypatch.setenv("ANALYTICS_SPARK_SHUFFLE_PARTITIONS", "2")
     monkeypatch.setenv("ANALYTICS_DUCKDB_MEMORY_LIMIT", "1GB")
     generate(CONFIG, LandingSink(tmp_path / "lake", "web", writer_id="t"), tmp_path / "truth")
