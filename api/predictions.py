@@ -169,7 +169,7 @@ def predict_ltv(body: PredictRequest, serving: ServingDependency) -> LtvPredicti
     champion = serving.champion("ltv")
     revenue = _scorable(champion.model.predict(features), body)
     return LtvPredictions(
-        model=_version(champion), as_of_date=as_of, ltv_horizon_days=serving.settings.ltv_horizon_days,
+        model=_version(champion), as_of_date=as_of, ltv_horizon_days=champion.model.horizon_days,
         currency=serving.settings.reporting_currency,
         predictions=[LtvScore(user_id=user_id, features_source=source, predicted_revenue=float(value))
                      for user_id, source, value in zip(user_ids, sources, revenue, strict=True)])
