@@ -100,7 +100,8 @@ class Settings(BaseSettings):
     warehouse_path: Path | None = Field(
         default=None, description="The served DuckDB warehouse; `<data_dir>/warehouse/analytics.duckdb` if unset.")
     duckdb_memory_limit: str = Field(
-        default="2GB", description="DuckDB's memory cap for dbt builds, quality checks and the ML features (it spills past it).")
+        default="2GB",
+        description="DuckDB's memory cap for dbt builds, quality checks and the ML features (it spills past it).")
     duckdb_threads: int = Field(default=2, description="DuckDB threads for dbt builds and quality checks.")
     warehouse_lock_timeout_seconds: float = Field(
         default=1800.0, description="How long a build or lake commit waits for the warehouse lock before failing.")

@@ -150,7 +150,8 @@ def predict_churn(body: PredictRequest, serving: ServingDependency) -> ChurnPred
     predictions = [
         ChurnScore(
             user_id=user_id, features_source=source, churn_probability=float(probability),
-            risk_band=risk_band(float(probability)), in_churn_population=bool(in_population[row]), raw_score=float(explanation.raw_score[row]),
+            risk_band=risk_band(float(probability)), in_churn_population=bool(in_population[row]),
+            raw_score=float(explanation.raw_score[row]),
             expected_value=float(explanation.expected_value[row]),
             factors=[Factor(feature=factor.feature, value=_json_value(factor.value),
                             contribution=float(factor.contribution), direction=factor.direction, text=factor.text)

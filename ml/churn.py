@@ -310,7 +310,8 @@ class ChurnKind:
         probability = fitted.model.predict(evaluation)
         return TrainedModel(
             model=fitted.model,
-            params={**training_params(len(training)), "max_rounds": MAX_ROUNDS, "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
+            params={**training_params(len(training)), "max_rounds": MAX_ROUNDS,
+                    "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
                     "best_iteration": fitted.best_iteration, "calibration": "platt", "baseline": BASELINE_FEATURE,
                     "churn_activity_days": settings.churn_activity_days,
                     "churn_horizon_days": settings.churn_horizon_days, "validation_date": str(dates[-2]),

@@ -7,9 +7,9 @@
 strongest churn factors for every user of the churn population at D, predicted revenue and segment for every
 user seen before D, and the version of each champion. Beside it, ``ml/features/as_of_date=D/features.parquet``
 keeps the features it scored (feature-set version in the file's metadata): the API answers a prediction by user
-id from them instead of rebuilding one user's features with a scan of the events. dbt reads the files into ``marts.fct_user_scores`` in the
-same build, so the scores reach readers through the build-then-publish path with the marts they were
-computed from, never written into the served file.
+id from them instead of rebuilding one user's features with a scan of the events. dbt reads the files into
+``marts.fct_user_scores`` in the same build, so the scores reach readers through the build-then-publish path
+with the marts they were computed from, never written into the served file.
 
 A model without a champion (a fresh install) leaves its columns null and says so in the log: the daily chain
 must not fail before anyone trained a model. The same warehouse and champions give the same file.

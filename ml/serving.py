@@ -4,8 +4,9 @@ A long-lived process must follow two things that change under it. The registry: 
 again by its alias once it is ``champion_check_seconds`` old, in a background thread while requests go on with
 the one they have (the check opens the MLflow store: 20 ms, at times 300; a new version's model is loaded once,
 by :func:`ml.registry.load_model`), so a promotion or a roll back is served within seconds, without a restart,
-and no request waits for the registry but the first of each model. The warehouse: it is attached read-only and re-attached when a new version is published
-(:class:`metrics.warehouse.ServedWarehouse` compares the file's identity before each use).
+and no request waits for the registry but the first of each model. The warehouse: it is attached read-only and
+re-attached when a new version is published (:class:`metrics.warehouse.ServedWarehouse` compares the file's
+identity before each use).
 
 Features by user id: rebuilding one user's point-in-time features scans the warehouse's events (hundreds of
 milliseconds, more as it grows). The scoring of each warehouse build already computed every user's features as
