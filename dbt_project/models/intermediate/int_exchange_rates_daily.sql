@@ -1,6 +1,7 @@
 -- The rate that converts each currency into the reporting currency on every calendar day, from the
--- currency's first rate to the day after the later of its last rate and today (UTC; no event is more than
--- 23 h ahead of its arrival). A day takes the latest rate published on or before it: the ECB publishes none
+-- currency's first rate to the day after the later of its last rate and the lake's latest arrival day (no
+-- event is more than 23 h ahead of its arrival; the data's "now", not the wall clock, so that a rebuild of
+-- the same lake gives the same rows on any day). A day takes the latest rate published on or before it: the ECB publishes none
 -- on weekends and TARGET holidays, so a Saturday takes Friday's. The cross rate goes through the euro,
 -- units_per_eur(reporting) / units_per_eur(currency), each at its own latest rate on or before the day.
 -- A currency has no row before its first rate, nor before the reporting currency's: such orders are left
@@ -10,7 +11,7 @@ with rates as (
 ),
 
 last_day as (
-    select greatest(max(rate_date), {{ utc_today() }}) + 1 as last_conversion_date from rates
+    select greatest(max(rate_date), {{ lake_latest_arrival_day() }}) + 1 as last_conversion_date from rates
 ),
 
 calendar as (
