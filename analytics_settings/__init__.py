@@ -121,6 +121,8 @@ class Settings(BaseSettings):
     ltv_horizon_days: int = Field(default=90, ge=1, description="Days of future revenue the lifetime value predicts.")
     churn_min_auc: float = Field(
         default=0.75, gt=0.5, le=1.0, description="A churn model below this ROC AUC is recorded but not registered.")
+    holidays: Annotated[tuple[date, ...], NoDecode] = Field(
+        default=(), description="Days (YYYY-MM-DD, `,`-separated) forecasts and anomaly detection treat as holidays.")
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow tracking and registry store; `sqlite:///<data_dir>/mlflow/mlflow.db` "
                                   "(artifacts in `<data_dir>/mlflow/artifacts`) if unset, a tracking server at scale.")
@@ -151,6 +153,17 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_patterns(cls, raw: object) -> object:
         return tuple(p.strip() for p in raw.split(";") if p.strip()) if isinstance(raw, str) else raw
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _parse_holidays(cls, raw: object) -> object:
+        if not isinstance(raw, str):
+            return raw
+        try:
+            return tuple(sorted({date.fromisoformat(day.strip()) for day in raw.split(",") if day.strip()}))
+        except ValueError as error:
+            raise ValueError(f"ANALYTICS_HOLIDAYS={raw!r}: {error}; give days as YYYY-MM-DD separated by commas, "
+                             "e.g. 2024-12-25,2025-01-01") from None
 
     @field_validator("reporting_currency", mode="before")
     @classmethod
@@ -204,14 +217,20 @@ class Settings(BaseSettings):
         return self.data_dir / "mlflow" / "artifacts"
 
     @property
+    def ml_outputs_dir(self) -> Path:
+        """Where the ML stage writes what dbt reads into the marts, one folder per output
+        (`<output>/<partition>=<value>/<file>.parquet`, e.g. `scores/as_of_date=YYYY-MM-DD/scores.parquet`)."""
+        return self.data_dir / "ml"
+
+    @property
     def ml_scores_dir(self) -> Path:
         """Where scoring writes `as_of_date=YYYY-MM-DD/scores.parquet` for dbt to read into `marts.fct_user_scores`."""
-        return self.data_dir / "ml" / "scores"
+        return self.ml_outputs_dir / "scores"
 
     @property
     def ml_features_dir(self) -> Path:
         """Where scoring keeps the features it scored, `as_of_date=YYYY-MM-DD/features.parquet`, for the API."""
-        return self.data_dir / "ml" / "features"
+        return self.ml_outputs_dir / "features"
 
     @property
     def served_warehouse(self) -> Path:

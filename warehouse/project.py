@@ -24,7 +24,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_LAKE_ROOT": lake_root,
-        "DBT_ML_SCORES_DIR": str(settings.ml_scores_dir.resolve()),
+        "DBT_ML_OUTPUTS_DIR": str(settings.ml_outputs_dir.resolve()),
         "DBT_WAREHOUSE_BUILD_FILE": str(settings.build_warehouse.resolve()),
         "DBT_WAREHOUSE_SERVED_FILE": str(settings.served_warehouse.resolve()),
         "DBT_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,

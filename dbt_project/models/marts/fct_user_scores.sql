@@ -3,7 +3,7 @@
 -- pattern that matches nothing: the table is then built empty, with the same columns and types.
 {%- set scores = source('ml', 'user_scores') %}
 with scores as (
-{%- if ml_scores_exist() %}
+{%- if ml_output_exists('scores') %}
     select * from {{ scores }}
 {%- else %}
     select
