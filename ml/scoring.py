@@ -21,6 +21,7 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analytics_settings import Settings, load_settings
+from ml.outputs import Output, publish
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,11 @@ class ScoresSummary:
     users: int
     churn_scored: int
     model_versions: dict[str, int | None]   # None: no champion, its columns are null
+
+    def metadata(self) -> dict[str, object]:
+        """The figures a person wants to see next to the file (e.g. as the Dagster asset's metadata)."""
+        return {"as_of_date": self.as_of.isoformat(), "rows": self.users, "churn_scored": self.churn_scored,
+                "path": self.path, **{f"{name}_model_version": version for name, version in self.model_versions.items()}}
 
 
 def scores_path(settings: Settings, as_of: date) -> Path:
@@ -174,20 +181,16 @@ def _replace(table: pa.Table, path: Path) -> None:
     os.replace(staged, path)
 
 
+def scores_output(as_of: date | None = None) -> Output:
+    """The scores as an ML output (:mod:`ml.outputs`): written from a build copy, read into ``fct_user_scores``."""
+    return Output("user_scores", SCORES_MODEL, partial(score_users_summary, as_of=as_of))
+
+
 def main(settings: Settings | None = None, as_of: date | None = None) -> str:
     """``python -m ml score [--as-of D]`` (``ml/__main__.py`` parses it and prints what this returns): score the
-    served warehouse's users and publish them through a new build of it (the build copy is the served file until
-    dbt reads the scores in), never by writing into the served file."""
-    from warehouse import build_args, building
-    from warehouse.project import run_dbt
-
+    served warehouse's users and publish them through a new build of it (:func:`ml.outputs.publish`)."""
     settings = settings or load_settings()
-    if not settings.served_warehouse.exists():
-        raise ValueError(f"{settings.served_warehouse} does not exist yet; run `make pipeline` first")
-    with building(settings) as build:
-        summary = score_users_summary(build.file, settings, as_of)
-        run_dbt([*build_args(settings), "--select", SCORES_MODEL, "--target-path", str(build.target_path)],
-                settings)
+    summary = publish([scores_output(as_of)], settings)["user_scores"]
     return (f"scored {summary.users} users as of {summary.as_of} ({summary.churn_scored} in the churn population) "
             f"with {describe_versions(summary.model_versions)}; published {settings.served_warehouse}")
 

@@ -7,6 +7,7 @@ trains, records the run in MLflow and decides the registry aliases, and the asse
 
 # No `from __future__ import annotations`: Dagster reads the `context` annotations.
 
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -66,8 +67,8 @@ user_scores = dg.AssetSpec(
                 "marts/fct_user_scores.")
 
 
-def scores_metadata(summary: Any) -> dict[str, Any]:
-    """The metadata of an ``ml/user_scores`` materialization (``ml.scoring.ScoresSummary``)."""
-    return {"as_of_date": summary.as_of.isoformat(), "rows": summary.users, "churn_scored": summary.churn_scored,
-            "path": dg.MetadataValue.path(str(summary.path)),
-            **{f"{name}_model_version": version for name, version in summary.model_versions.items()}}
+def output_metadata(summary: Any) -> dict[str, Any]:
+    """The metadata of an ML output's materialization (``ml.outputs``): its summary's ``metadata()``, paths
+    shown as paths."""
+    return {key: dg.MetadataValue.path(str(value)) if isinstance(value, Path) else value
+            for key, value in summary.metadata().items()}

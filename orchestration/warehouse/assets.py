@@ -17,10 +17,10 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from analytics_settings import load_settings
-from ml.scoring import SCORES_MODEL, score_users_summary
-from orchestration.ml.assets import USER_SCORES, scores_metadata
+from ml.outputs import daily_outputs, write_and_build
+from orchestration.ml.assets import output_metadata
 from warehouse import DBT_PROJECT_DIR, build_args, building, dbt_environment, ensure_manifest
-from warehouse.project import DBT_EXECUTABLE, run_dbt
+from warehouse.project import DBT_EXECUTABLE
 
 # One dbt build at a time (`make up`'s dagster.yaml limits every pool to 1): they share the build copy.
 WAREHOUSE_POOL = "warehouse"
@@ -31,8 +31,8 @@ LAKE_SOURCES = {"bronze_events": dg.AssetKey(["bronze", "events"]),
 class WarehouseTranslator(DagsterDbtTranslator):
     """Models keyed by schema and name (`marts/fct_events`); the lake sources are the Spark assets, and the
     sources that read a model's table as the previous run left it (`previous_marts.fct_events`) are keyed
-    `previous_run/…`: keyed as the model itself they would make a cycle. The ML scores the build writes are
-    `ml/user_scores`."""
+    `previous_run/…`: keyed as the model itself they would make a cycle. The ML outputs the build writes
+    (``ml.outputs``) are `ml/<name>`, e.g. `ml/user_scores`."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -40,7 +40,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
             if dbt_resource_props["source_name"] == "lake":
                 return LAKE_SOURCES[name]
             if dbt_resource_props["source_name"] == "ml":
-                return USER_SCORES
+                return dg.AssetKey(["ml", name])
             return dg.AssetKey(["previous_run", dbt_resource_props["schema"], name])
         return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
 
@@ -62,20 +62,21 @@ def build_warehouse_assets(partitions_def: dg.PartitionsDefinition) -> dg.Assets
                 dagster_dbt_translator=WarehouseTranslator(), backfill_policy=dg.BackfillPolicy.single_run(),
                 pool=WAREHOUSE_POOL)
     def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: WarehouseBuildConfig):
-        """dbt build of the arrival days of this run into the build copy, then the users' scores with the ML
-        champions (``ml/user_scores``) and ``fct_user_scores``, published once all tests pass."""
+        """dbt build of the arrival days of this run into the build copy, then the ML outputs (``ml.outputs``:
+        the users' scores with the champions, ``ml/user_scores``) and their marts, published once all tests
+        pass."""
         settings = load_settings()
         os.environ.update(dbt_environment(settings))  # the dbt process inherits them (profiles.yml)
         days = context.partition_key_range
         args = build_args(settings, days.start, days.end, config.full_refresh)
         with building(settings, days.end) as build:  # the warehouse's quality suites gate the publish
             yield from dbt.cli(args, target_path=build.target_path, context=context).stream()
-            # The scores are computed from the marts of this build and published with them (ml.scoring), then
-            # fct_user_scores is built again to read them. Outside dagster-dbt: it unions a --select with the
-            # run's selection, so `dbt.cli(..., "--select", ...)` would build every model a second time.
-            scores = score_users_summary(build.file, settings)
-            run_dbt([*args, "--select", SCORES_MODEL, "--target-path", str(build.target_path)], settings)
-            yield dg.AssetMaterialization(USER_SCORES, metadata=scores_metadata(scores))
+            # The ML outputs are computed from the marts of this build and published with them, then their
+            # marts are built again to read them. Outside dagster-dbt: it unions a --select with the run's
+            # selection, so `dbt.cli(..., "--select", ...)` would build every model a second time.
+            summaries = write_and_build(daily_outputs(), build.file, build.target_path, settings, args)
+            for name, summary in summaries.items():
+                yield dg.AssetMaterialization(dg.AssetKey(["ml", name]), metadata=output_metadata(summary))
         context.log.info(f"published {settings.served_warehouse}")
 
     return warehouse_models
