@@ -122,7 +122,8 @@ class Settings(BaseSettings):
     churn_min_auc: float = Field(
         default=0.75, gt=0.5, le=1.0, description="A churn model below this ROC AUC is recorded but not registered.")
     holidays: Annotated[tuple[date, ...], NoDecode] = Field(
-        default=(), description="Days (YYYY-MM-DD, `,`-separated) forecasts and anomaly detection treat as holidays.")
+        default=(),
+        description="Days (YYYY-MM-DD, `,`-separated) forecasts and anomaly detection treat as holidays.")
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow tracking and registry store; `sqlite:///<data_dir>/mlflow/mlflow.db` "
                                   "(artifacts in `<data_dir>/mlflow/artifacts`) if unset, a tracking server at scale.")
@@ -219,7 +220,8 @@ class Settings(BaseSettings):
     @property
     def ml_outputs_dir(self) -> Path:
         """Where the ML stage writes what dbt reads into the marts, one folder per output
-        (`<output>/<partition>=<value>/<file>.parquet`, e.g. `scores/as_of_date=YYYY-MM-DD/scores.parquet`)."""
+        (`<output>/<partition>=<value>/<file>.parquet`, e.g.
+        `scores/as_of_date=YYYY-MM-DD/scores.parquet`)."""
         return self.data_dir / "ml"
 
     @property

@@ -1,11 +1,13 @@
-"""What the ML stage writes for the warehouse, and how it reaches readers: through a build, never the served file.
+"""What the ML stage writes for the warehouse, and how it reaches readers: through a build, never the served
+file.
 
-An output (:class:`Output`) is a function that reads a warehouse file (the build copy, during a build) and writes
-Parquet under ``$ANALYTICS_DATA_DIR/ml/<name>/`` (``settings.ml_outputs_dir``), and the dbt mart that reads those
-files (source ``ml.<name>`` in ``dbt_project/models/marts/_ml_sources.yml``). :func:`write_and_build` runs outputs
-on a build copy and builds their marts in it; the daily Dagster build calls it after dbt and before the publish,
-so outputs reach readers with the marts they were computed from, and :func:`publish` does the same on demand
-(``python -m ml score``): a new build of the served warehouse that only writes the outputs and rebuilds their marts.
+An output (:class:`Output`) is a function that reads a warehouse file (the build copy, during a build) and
+writes Parquet in its own folder under ``$ANALYTICS_DATA_DIR/ml/`` (``settings.ml_outputs_dir``), and the dbt
+mart that reads those files (through a source ``ml.<name>`` in ``dbt_project/models/marts/_ml_sources.yml``).
+:func:`write_and_build` runs outputs on a build copy and builds their marts in it; the daily Dagster build
+calls it after dbt and before the publish, so outputs reach readers with the marts they were computed from,
+and :func:`publish` does the same on demand (``python -m ml score``): a new build of the served warehouse that
+only writes the outputs and rebuilds their marts.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from analytics_settings import Settings
 
 @dataclass(frozen=True)
 class Output:
-    """One ML output: ``name`` is its folder under ``ml/``, its dbt source table and its Dagster asset
-    (``ml/<name>``); ``write(warehouse, settings)`` writes its files and returns a summary whose ``metadata()`` (a dict of
-    figures and paths) the Dagster asset shows; ``mart`` is the dbt model that reads the files."""
+    """One ML output: ``name`` is its dbt source table (``ml.<name>``) and its Dagster asset (``ml/<name>``);
+    ``write(warehouse, settings)`` writes its files (in the folder its source reads, e.g. ``ml/scores/`` for
+    ``user_scores``) and returns a summary whose ``metadata()`` (a dict of figures and paths) the Dagster
+    asset shows; ``mart`` is the dbt model that reads the files."""
 
     name: str
     mart: str
@@ -49,8 +52,8 @@ def write_and_build(outputs: Sequence[Output], warehouse: Path, target_path: Pat
 
 
 def publish(outputs: Sequence[Output], settings: Settings) -> dict[str, Any]:
-    """Write the outputs from the served warehouse's data and publish them through a new build of it (the build
-    copy is the served file until dbt reads the outputs in), never by writing into the served file."""
+    """Write the outputs from the served warehouse's data and publish them through a new build of it (the
+    build copy is the served file until dbt reads the outputs in), never by writing into the served file."""
     from warehouse import build_args, building
 
     if not settings.served_warehouse.exists():

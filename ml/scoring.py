@@ -61,7 +61,8 @@ class ScoresSummary:
     def metadata(self) -> dict[str, object]:
         """The figures a person wants to see next to the file (e.g. as the Dagster asset's metadata)."""
         return {"as_of_date": self.as_of.isoformat(), "rows": self.users, "churn_scored": self.churn_scored,
-                "path": self.path, **{f"{name}_model_version": version for name, version in self.model_versions.items()}}
+                "path": self.path,
+                **{f"{name}_model_version": version for name, version in self.model_versions.items()}}
 
 
 def scores_path(settings: Settings, as_of: date) -> Path:
@@ -182,7 +183,8 @@ def _replace(table: pa.Table, path: Path) -> None:
 
 
 def scores_output(as_of: date | None = None) -> Output:
-    """The scores as an ML output (:mod:`ml.outputs`): written from a build copy, read into ``fct_user_scores``."""
+    """The scores as an ML output (:mod:`ml.outputs`): written from a build copy, read into
+    ``fct_user_scores``."""
     return Output("user_scores", SCORES_MODEL, partial(score_users_summary, as_of=as_of))
 
 

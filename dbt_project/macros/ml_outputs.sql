@@ -1,6 +1,7 @@
-{# The files of one output of the ML stage (`scores`, ...): `$ANALYTICS_DATA_DIR/ml/<output>/<partition>=<value>/`,
-   one Parquet file per partition, replaced atomically by its writer. The output's source in `_ml_sources.yml`
-   reads the same pattern; it is spelled there too because a source's YAML cannot call a macro. #}
+{# The files of one output of the ML stage (`scores`, ...): `$ANALYTICS_DATA_DIR/ml/<output>/<key>=<value>/`,
+   one Parquet file per partition, replaced atomically by its writer. The output's source in
+   `_ml_sources.yml` reads the same pattern; it is spelled there too because a source's YAML cannot call a
+   macro. #}
 {% macro ml_output_files(output) -%}
     {{ env_var('DBT_ML_OUTPUTS_DIR') }}/{{ output }}/*=*/*.parquet
 {%- endmacro %}

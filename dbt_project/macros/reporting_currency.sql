@@ -8,12 +8,3 @@
     {%- endif -%}
     '{{ code }}'
 {%- endmacro %}
-
-{# The latest arrival day in the lake's bronze events, from the folder names alone (no file is read; no
-   folder gives null): the last day the daily exchange rates are carried forward to. The data's "now", not
-   the wall clock, so a rebuild of the same lake gives the same table on any day (a macro so that unit tests
-   can fix it). #}
-{% macro lake_latest_arrival_day() -%}
-    (select max(regexp_extract(file, 'received_date=(\d{4}-\d{2}-\d{2})', 1))::date
-     from glob('{{ env_var("DBT_LAKE_ROOT") }}/bronze/events/event_date=*/received_date=*/*.parquet'))
-{%- endmacro %}

@@ -1,10 +1,10 @@
--- The rate that converts each currency into the reporting currency on every calendar day, from the
--- currency's first rate to the day after the later of its last rate and the lake's latest arrival day (no
--- event is more than 23 h ahead of its arrival; the data's "now", not the wall clock, so that a rebuild of
--- the same lake gives the same rows on any day). A day takes the latest rate published on or before it: the ECB publishes none
--- on weekends and TARGET holidays, so a Saturday takes Friday's. The cross rate goes through the euro,
--- units_per_eur(reporting) / units_per_eur(currency), each at its own latest rate on or before the day.
--- A currency has no row before its first rate, nor before the reporting currency's: such orders are left
+-- The rate that converts each currency into the reporting currency on every calendar day, from the currency's
+-- first rate to the day after the later of its last rate and the lake's latest arrival day (no event is more
+-- than 23 h ahead of its arrival; the data's "now", not the wall clock, so that a rebuild of the same lake
+-- gives the same rows on any day). A day takes the latest rate published on or before it: the ECB publishes
+-- none on weekends and TARGET holidays, so a Saturday takes Friday's. The cross rate goes through the euro,
+-- units_per_eur(reporting) / units_per_eur(currency), each at its own latest rate on or before the day. A
+-- currency has no row before its first rate, nor before the reporting currency's: such orders are left
 -- unconverted downstream (is_currency_unknown), never summed at a guessed rate.
 with rates as (
     select rate_date, currency, units_per_eur from {{ ref('stg_exchange_rates') }}
